@@ -1,0 +1,52 @@
+// Time behind a small interface so that tests run on a simulated clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace minik {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time (for timestamps written into objects).
+  virtual TimePoint Now() const = 0;
+  // Monotonic milliseconds (for timeouts, backoff and measuring).
+  virtual int64_t MonotonicMillis() const = 0;
+};
+
+// The system clock. Thread-safe.
+class RealClock final : public Clock {
+ public:
+  TimePoint Now() const override { return std::chrono::system_clock::now(); }
+  int64_t MonotonicMillis() const override;
+};
+
+// A clock that moves only when told. Not thread-safe: tests drive it from one thread.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(TimePoint start = TimePoint(std::chrono::seconds(1767225600))) : now_(start) {}
+  TimePoint Now() const override { return now_; }
+  int64_t MonotonicMillis() const override { return mono_ms_; }
+  void Advance(std::chrono::milliseconds d) {
+    now_ += d;
+    mono_ms_ += d.count();
+  }
+
+ private:
+  TimePoint now_;
+  int64_t mono_ms_ = 0;
+};
+
+// "2026-11-22T08:30:01Z" (metav1.Time: second precision, UTC).
+std::string FormatRFC3339(TimePoint t);
+// "2026-11-22T08:30:01.123456Z" (metav1.MicroTime).
+std::string FormatRFC3339Micro(TimePoint t);
+// Parses RFC 3339 with optional fraction and "Z" or "+hh:mm" offset. Returns false if malformed.
+bool ParseRFC3339(std::string_view s, TimePoint* out);
+
+}  // namespace minik

@@ -1,0 +1,25 @@
+#include <catch2/catch.hpp>
+
+#include "common/clock.h"
+
+using namespace minik;
+
+TEST_CASE("RFC 3339 formatting and parsing round-trip") {
+  TimePoint t;
+  REQUIRE(ParseRFC3339("2026-11-22T08:30:01Z", &t));
+  CHECK(FormatRFC3339(t) == "2026-11-22T08:30:01Z");
+  REQUIRE(ParseRFC3339("2026-11-22T08:30:01.123456Z", &t));
+  CHECK(FormatRFC3339Micro(t) == "2026-11-22T08:30:01.123456Z");
+  REQUIRE(ParseRFC3339("2026-11-22T10:30:01+02:00", &t));
+  CHECK(FormatRFC3339(t) == "2026-11-22T08:30:01Z");
+  CHECK_FALSE(ParseRFC3339("2026-11-22 08:30:01", &t));
+  CHECK_FALSE(ParseRFC3339("garbage", &t));
+}
+
+TEST_CASE("FakeClock advances only when told") {
+  FakeClock c;
+  auto t0 = c.Now();
+  c.Advance(std::chrono::seconds(3));
+  CHECK(c.Now() - t0 == std::chrono::seconds(3));
+  CHECK(c.MonotonicMillis() == 3000);
+}

@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+
+#include "common/status.h"
+
+using namespace minik;
+
+TEST_CASE("Status OK costs nothing and reads as OK") {
+  Status s;
+  CHECK(s.ok());
+  CHECK(s.code() == Code::kOk);
+  CHECK(s.ToString() == "OK");
+  CHECK(s.details() == nullptr);
+}
+
+TEST_CASE("Status carries code, message, context and details") {
+  Status s = Status::NotFound("pods \"x\" not found");
+  CHECK_FALSE(s.ok());
+  CHECK(s.IsNotFound());
+  CHECK(s.ToString() == "NotFound: pods \"x\" not found");
+  Status c = s.WithContext("get");
+  CHECK(c.message() == "get: pods \"x\" not found");
+  CHECK(c.code() == Code::kNotFound);
+  s.SetDetails(StatusDetails{"x", "", "pods", {}, 0});
+  Status copy = s;
+  REQUIRE(copy.details() != nullptr);
+  CHECK(copy.details()->name == "x");
+}
+
+StatusOr<int> Half(int x) {
+  if (x % 2) return Status::Invalid("odd");
+  return x / 2;
+}
+
+Status UseHalf(int x, int* out) {
+  MINIK_ASSIGN_OR_RETURN(int h, Half(x));
+  *out = h;
+  return Status::OK();
+}
+
+TEST_CASE("StatusOr holds a value or an error and the macros propagate") {
+  int out = 0;
+  CHECK(UseHalf(8, &out).ok());
+  CHECK(out == 4);
+  Status st = UseHalf(3, &out);
+  CHECK(st.code() == Code::kInvalid);
+  CHECK(st.message() == "odd");
+}
