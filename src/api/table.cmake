@@ -1,0 +1,1 @@
+minik_add_library(minik_api_table SOURCES table_stub.cc DEPS minik_api_registry)
