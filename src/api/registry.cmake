@@ -1,1 +1,3 @@
-minik_add_library(minik_api_registry SOURCES registry_stub.cc DEPS minik_api_machinery)
+minik_add_library(minik_api_registry
+  SOURCES registry.cc defaults.cc defaults_validation.cc defaults_internal.cc
+  DEPS minik_api_machinery)

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace minik::api {
@@ -17,6 +18,12 @@ struct SubresourceInfo {
   std::string kind;                // "Pod", "Scale", "Binding", "Eviction", ...
   std::vector<std::string> verbs;  // e.g. {"get","patch","update"}
 };
+
+// How metadata.name is validated for a kind (upstream's per-kind ValidateXxxName):
+// kSubdomain: DNS-1123 subdomain (most kinds); kLabel: DNS-1123 label (namespaces);
+// kDns1035Label: DNS-1035 label (services); kPathSegment: any name that is a valid path segment
+// (RBAC kinds, CSRs, ...: no "/", "%", "." or ".."). Addition to the lead's header.
+enum class NameRule { kSubdomain, kLabel, kDns1035Label, kPathSegment };
 
 struct ResourceInfo {
   std::string group;     // "" for core
@@ -35,6 +42,10 @@ struct ResourceInfo {
   std::vector<std::string> field_selectors;
   // True when writes to the main resource ignore .status (status is written through /status).
   bool status_subresource = false;
+  // How metadata.name must look (addition).
+  NameRule name_rule = NameRule::kSubdomain;
+  // Longest name upstream accepts beyond the rule's own limit (CronJob: 52), 0 for none (addition).
+  int max_name_length = 0;
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   std::string list_kind() const { return kind + "List"; }
@@ -64,11 +75,19 @@ class Registry {
   // Resources of one group/version, in discovery order.
   std::vector<const ResourceInfo*> InGroupVersion(std::string_view group, std::string_view version) const;
 
+  // By the group and plural, singular or short name a user types ("po", "deploy", "pod",
+  // "deployments"); group "" matches the first resource of any group, as kubectl resolves them
+  // (core first). Addition.
+  const ResourceInfo* Resolve(std::string_view group, std::string_view name) const;
+
   explicit Registry(std::vector<ResourceInfo> resources);
 
  private:
   std::vector<ResourceInfo> resources_;
   std::vector<GroupVersions> groups_;
+  // "group/version/plural" and "apiVersion/kind" -> index into resources_.
+  std::unordered_map<std::string, size_t> by_path_;
+  std::unordered_map<std::string, size_t> by_kind_;
 };
 
 }  // namespace minik::api

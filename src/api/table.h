@@ -26,8 +26,18 @@ const std::vector<TableColumn>& TableColumns(const ResourceInfo& resource);
 
 // Appends the cells of one row for obj (one cell per column, in order) to cells (a JSON array),
 // computing ages against now (upstream's duration.HumanDuration formatting: "5s", "3m2s", "2d3h"...).
+// As upstream's server, every column is filled, -o wide ones included (kubectl hides priority 1).
+// obj is the stored object of resource's kind (for the events.k8s.io Event, its own v1 shape).
 void TableCells(const ResourceInfo& resource, const JsonValue& obj, TimePoint now, JsonValue& cells,
                 JsonAlloc& alloc);
+
+// True when upstream has a dedicated printer for the kind (false: the default Name/Created At).
+bool HasTablePrinter(const ResourceInfo& resource);
+
+// Sets row["conditions"] where upstream reports row conditions: a Pod that Succeeded or Failed gets
+// [{"type":"Completed","status":"True","reason":<phase>,"message":...}]. Upstream's TableRow
+// serializes cells, conditions, object in that order: call it after setting "cells".
+void SetTableRowConditions(const ResourceInfo& resource, const JsonValue& obj, JsonValue& row, JsonAlloc& alloc);
 
 // Upstream's human-readable duration (k8s.io/apimachinery/pkg/util/duration.HumanDuration).
 std::string HumanDuration(std::chrono::nanoseconds d);

@@ -45,6 +45,19 @@ class Loop {
 
   uv_loop_t* raw() { return loop_; }
 
+  // For objects owning libuv handles on this loop (servers, clients, timers): Run() calls
+  // CloseHandles() on every registered owner before it returns, so that no handle outlives
+  // Run() and an owner destroyed later has nothing left to close. Loop thread only.
+  class Owner {
+   public:
+    virtual void CloseHandles() = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+  void Register(Owner* owner);
+  void Unregister(Owner* owner);
+
  private:
   struct Impl;
   uv_loop_t* loop_;

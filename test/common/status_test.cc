@@ -45,3 +45,28 @@ TEST_CASE("StatusOr holds a value or an error and the macros propagate") {
   CHECK(st.code() == Code::kInvalid);
   CHECK(st.message() == "odd");
 }
+
+#include "common/strings.h"
+
+TEST_CASE("Base64 round-trips and rejects bad input") {
+  for (std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    std::string back;
+    REQUIRE(Base64Decode(Base64Encode(s), &back));
+    CHECK(back == s);
+  }
+  CHECK(Base64Encode("hello") == "aGVsbG8=");
+  std::string out;
+  CHECK_FALSE(Base64Decode("a$b=", &out));
+}
+
+TEST_CASE("Split, Trim, ParseInt64") {
+  auto parts = Split("a,b,,c", ',');
+  REQUIRE(parts.size() == 4);
+  CHECK(parts[2].empty());
+  CHECK(Trim("  x y \n") == "x y");
+  int64_t v;
+  CHECK(ParseInt64("-42", &v));
+  CHECK(v == -42);
+  CHECK_FALSE(ParseInt64("4x", &v));
+  CHECK_FALSE(ParseInt64("", &v));
+}

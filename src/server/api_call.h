@@ -1,0 +1,42 @@
+// One API request in flight, shared by the ApiServer's handler files. Internal to src/server.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "api/registry.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "http/server.h"
+#include "server/api_server.h"
+#include "server/request_info.h"
+
+namespace minik::server {
+
+struct ApiServer::Call {
+  http::Request req;
+  http::ResponseWriterPtr resp;
+  RequestInfo ri;
+  std::multimap<std::string, std::string> query;
+  std::string user;
+  bool table = false;          // Accept asked for as=Table
+  std::string table_version;   // "v1" or "v1beta1"
+  bool dry_run = false;
+
+  // The first value of a query parameter, or "" when absent.
+  std::string Param(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? std::string() : it->second;
+  }
+  bool HasParam(const std::string& name) const { return query.count(name) > 0; }
+};
+
+// Response helpers.
+void SendJson(http::ResponseWriter& resp, int code, std::string body,
+              const char* content_type = "application/json");
+void SendStatus(http::ResponseWriter& resp, const Status& status);
+// Serializes obj; without_type drops top-level apiVersion and kind (list items).
+void AppendObjectJson(const JsonValue& obj, bool without_type, std::string* out);
+
+}  // namespace minik::server

@@ -1,0 +1,306 @@
+#include "server/api_server.h"
+
+#include <rapidjson/writer.h>
+
+#include "api/errors.h"
+#include "api/fields.h"
+#include "api/labels.h"
+#include "api/table.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "server/api_call.h"
+#include "server/discovery.h"
+#include "server/list_filter.h"
+
+namespace minik::server {
+
+std::string StorageKey(const api::ResourceInfo& info, const std::string& ns, const std::string& name) {
+  std::string k = "/" + info.group_resource() + "/";
+  if (info.namespaced) k += ns + "/";
+  return k + name;
+}
+
+std::string StoragePrefix(const api::ResourceInfo& info, const std::string& ns) {
+  std::string k = "/" + info.group_resource() + "/";
+  if (info.namespaced && !ns.empty()) k += ns + "/";
+  return k;
+}
+
+void SendJson(http::ResponseWriter& resp, int code, std::string body, const char* content_type) {
+  resp.Send(code, {{"Content-Type", content_type}, {"Cache-Control", "no-cache, private"}}, std::move(body));
+}
+
+void SendStatus(http::ResponseWriter& resp, const Status& status) {
+  SendJson(resp, api::HttpCode(status), api::StatusJson(status));
+}
+
+void AppendObjectJson(const JsonValue& obj, bool without_type, std::string* out) {
+  if (!without_type || !obj.IsObject()) {
+    AppendJson(obj, out);
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    std::string_view n(it->name.GetString(), it->name.GetStringLength());
+    if (n == "apiVersion" || n == "kind") continue;
+    w.Key(it->name.GetString(), it->name.GetStringLength());
+    it->value.Accept(w);
+  }
+  w.EndObject();
+  out->append(buf.GetString(), buf.GetSize());
+}
+
+ApiServer::ApiServer(http::Loop& loop, ObjectStore& store, const api::Registry& registry, const Clock& clock,
+                     ApiServerOptions options)
+    : loop_(loop), store_(store), registry_(registry), clock_(clock), options_(std::move(options)) {
+  auto a = ServiceAllocator::Create(options_.service_cidr);
+  if (a.ok()) allocator_ = std::move(*a);
+}
+
+ApiServer::~ApiServer() = default;
+
+namespace {
+
+// Parses the Accept header for a Table request ("application/json;as=Table;v=v1;g=meta.k8s.io").
+void NegotiateAccept(ApiServer::Call& c) {
+  const std::string* accept = c.req.Header("accept");
+  if (!accept) return;
+  for (auto part : Split(*accept, ',')) {
+    auto params = Split(part, ';');
+    bool as_table = false, meta = false;
+    std::string version;
+    for (auto p : params) {
+      p = Trim(p);
+      if (p == "as=Table") as_table = true;
+      else if (p == "g=meta.k8s.io") meta = true;
+      else if (p.rfind("v=", 0) == 0) version = std::string(p.substr(2));
+    }
+    if (as_table && meta && (version == "v1" || version == "v1beta1")) {
+      c.table = true;
+      c.table_version = version;
+      return;
+    }
+    std::string_view mt = Trim(params[0]);
+    if (mt == "application/json" || mt == "*/*" || mt == "application/*") return;
+  }
+}
+
+}  // namespace
+
+void ApiServer::Handle(http::Request& req, http::ResponseWriterPtr resp) {
+  auto c = std::make_shared<Call>();
+  c->req = std::move(req);
+  c->resp = std::move(resp);
+  // Authentication: a verified client certificate, or the bearer token.
+  if (c->req.peer.verified) {
+    c->user = c->req.peer.common_name;
+  } else if (const std::string* auth = c->req.Header("authorization")) {
+    if (auth->rfind("Bearer ", 0) == 0 && !options_.token.empty() &&
+        std::string_view(*auth).substr(7) == options_.token) {
+      c->user = "minik:token";
+    }
+  }
+  if (c->user.empty()) {
+    SendStatus(*c->resp, Status::Unauthorized("Unauthorized"));
+    return;
+  }
+  Dispatch(c);
+}
+
+void ApiServer::HandleInternal(http::Request& req, http::ResponseWriterPtr resp) {
+  auto c = std::make_shared<Call>();
+  c->req = std::move(req);
+  c->resp = std::move(resp);
+  c->user = "system:admin";
+  Dispatch(c);
+}
+
+void ApiServer::Dispatch(const CallPtr& c) {
+  for (auto& [k, v] : http::ParseQuery(c->req.query)) c->query.emplace(k, v);
+  std::string watch = c->Param("watch");
+  auto ri = ParseRequestInfo(registry_, c->req.method, c->req.path, watch == "true" || watch == "1");
+  if (!ri.ok()) {
+    SendStatus(*c->resp, ri.error());
+    return;
+  }
+  c->ri = std::move(*ri);
+  if (!c->ri.is_resource) {
+    ServeNonResource(c);
+    return;
+  }
+  NegotiateAccept(*c);
+  for (auto it = c->query.equal_range("dryRun"); it.first != it.second; ++it.first) {
+    if (it.first->second == "All") c->dry_run = true;
+    else {
+      SendStatus(*c->resp, Status::BadRequest("Invalid dryRun value \"" + it.first->second + "\": supported values: \"All\""));
+      return;
+    }
+  }
+  const auto& info = *c->ri.info;
+  const std::string& verb = c->ri.verb;
+  bool allowed = c->ri.subresource.empty() ? info.HasVerb(verb == "watch" && !c->ri.name.empty() ? "watch" : verb)
+                                            : true;
+  if (!allowed) {
+    SendStatus(*c->resp, api::MethodNotSupportedError(info.group, info.plural, verb));
+    return;
+  }
+  const std::string& sub = c->ri.subresource;
+  if (!sub.empty()) {
+    const api::SubresourceInfo* s = info.FindSubresource(sub);
+    std::string sverb = verb == "get" ? "get" : verb;
+    bool ok = false;
+    for (const auto& v : s->verbs) ok = ok || v == sverb;
+    if (!ok) {
+      SendStatus(*c->resp, api::MethodNotSupportedError(info.group, info.plural + "/" + sub, verb));
+      return;
+    }
+    if (sub == "binding") return DoBinding(c);
+    if (sub == "scale") return DoScale(c);
+    if (sub == "eviction") return DoEviction(c);
+    if (sub != "status") {
+      SendStatus(*c->resp, Status::NotFound("the server could not find the requested resource"));
+      return;
+    }
+  }
+  if (verb == "get") return DoGet(c);
+  if (verb == "list") return DoList(c);
+  if (verb == "watch") return DoWatch(c);
+  if (verb == "create") return DoCreate(c);
+  if (verb == "update") return DoUpdate(c);
+  if (verb == "patch") return DoPatch(c);
+  if (verb == "delete") return DoDelete(c);
+  if (verb == "deletecollection") return DoDeleteCollection(c);
+  SendStatus(*c->resp, api::MethodNotSupportedError(info.group, info.plural, verb));
+}
+
+void ApiServer::ServeNonResource(const CallPtr& c) {
+  const std::string& p = c->req.path;
+  if (c->req.method != "GET" && c->req.method != "HEAD") {
+    SendStatus(*c->resp, Status::NotFound("the server could not find the requested resource"));
+    return;
+  }
+  if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.rfind("/healthz/", 0) == 0 ||
+      p.rfind("/livez/", 0) == 0 || p.rfind("/readyz/", 0) == 0) {
+    bool ok = p.rfind("/readyz", 0) != 0 || ready_;
+    if (c->HasParam("verbose")) {
+      std::string body = ok ? "[+]ping ok\n[+]etcd ok\n[+]poststarthook/bootstrap ok\n" : "[+]ping ok\n[-]poststarthook/bootstrap failed: not finished\n";
+      body += std::string(p.substr(1, p.find('/', 1) == std::string::npos ? std::string::npos : p.find('/', 1) - 1)) +
+              (ok ? " check passed\n" : " check failed\n");
+      c->resp->Send(ok ? 200 : 500, {{"Content-Type", "text/plain; charset=utf-8"}}, body);
+    } else {
+      c->resp->Send(ok ? 200 : 500, {{"Content-Type", "text/plain; charset=utf-8"}}, ok ? "ok" : "[-]poststarthook/bootstrap failed: not finished\nreadyz check failed");
+    }
+    return;
+  }
+  const std::string* accept = c->req.Header("accept");
+  DiscoveryResponse d = ServeDiscovery(registry_, p, accept ? *accept : "", options_.advertise_address, options_.port);
+  if (d.code == 404) {
+    SendStatus(*c->resp, Status::NotFound("the server could not find the requested resource"));
+    return;
+  }
+  http::ResponseWriter::Headers h = {{"Content-Type", d.content_type}, {"Cache-Control", "no-cache, private"}};
+  if (!d.etag.empty()) h.emplace_back("Etag", "\"" + d.etag + "\"");
+  h.emplace_back("Vary", "Accept");
+  c->resp->Send(d.code, h, std::move(d.body));
+}
+
+// ---- reads -------------------------------------------------------------------------------
+
+namespace {
+
+std::string RvString(int64_t rv) { return std::to_string(rv); }
+
+}  // namespace
+
+void ApiServer::DoGet(const CallPtr& c) {
+  const auto& info = *c->ri.info;
+  ObjectPtr obj = store_.Get(StorageKey(info, c->ri.namespace_, c->ri.name));
+  if (!obj) {
+    SendStatus(*c->resp, api::NotFoundError(info.group, info.plural, c->ri.name));
+    return;
+  }
+  if (c->table) {
+    std::string include = c->Param("includeObject");
+    SendJson(*c->resp, 200, EncodeTable(info, {obj}, RvString(obj->kv.mod_revision), "", -1, include, clock_.Now(), true),
+             c->table_version == "v1" ? "application/json;as=Table;v=v1;g=meta.k8s.io"
+                                      : "application/json;as=Table;v=v1beta1;g=meta.k8s.io");
+    return;
+  }
+  std::string body;
+  AppendObjectJson(*obj->object, false, &body);
+  SendJson(*c->resp, 200, std::move(body));
+}
+
+void ApiServer::DoList(const CallPtr& c) {
+  const auto& info = *c->ri.info;
+  auto filter = MakeListFilter(info, c->Param("labelSelector"), c->Param("fieldSelector"));
+  if (!filter.ok()) {
+    SendStatus(*c->resp, filter.error());
+    return;
+  }
+  int64_t limit = 0;
+  if (c->HasParam("limit") && !ParseInt64(c->Param("limit"), &limit)) limit = 0;
+  if (limit < 0) limit = 0;
+  std::string prefix = StoragePrefix(info, c->ri.namespace_);
+  std::string start_after;
+  int64_t at_revision = 0;
+  std::string cont = c->Param("continue");
+  if (!cont.empty()) {
+    auto token = DecodeContinue(cont, prefix);
+    if (!token.ok()) {
+      SendStatus(*c->resp, token.error());
+      return;
+    }
+    start_after = prefix + token->start;
+    at_revision = token->revision;
+  }
+  ObjectStore::Page page;
+  auto keep = [&](const StoredObject& o) { return (*filter)(*o.object); };
+  if (at_revision != 0 && at_revision != store_.revision()) {
+    auto p = store_.ListAt(prefix, start_after, limit, at_revision, keep);
+    if (!p.ok()) {
+      if (p.error().code() == Code::kExpired || p.error().code() == Code::kGone) {
+        SendStatus(*c->resp, Status::Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."));
+      } else {
+        SendStatus(*c->resp, p.error());
+      }
+      return;
+    }
+    page = std::move(*p);
+  } else {
+    page = store_.List(prefix, start_after, limit, keep);
+    if (at_revision) page.revision = at_revision;
+  }
+  std::string next;
+  if (page.more && !page.items.empty()) {
+    next = EncodeContinue(page.revision, page.last_key.substr(prefix.size()));
+  }
+  int64_t remaining = page.more && !filter->selects_all ? -1 : page.remaining;
+  if (c->table) {
+    SendJson(*c->resp, 200,
+             EncodeTable(info, page.items, RvString(page.revision), next, page.more ? remaining : -1,
+                         c->Param("includeObject"), clock_.Now(), true),
+             c->table_version == "v1" ? "application/json;as=Table;v=v1;g=meta.k8s.io"
+                                      : "application/json;as=Table;v=v1beta1;g=meta.k8s.io");
+    return;
+  }
+  std::string body;
+  body.reserve(256 + page.items.size() * 512);
+  body += "{\"kind\":\"" + info.list_kind() + "\",\"apiVersion\":\"" + info.api_version() +
+          "\",\"metadata\":{\"resourceVersion\":\"" + RvString(page.revision) + "\"";
+  if (!next.empty()) {
+    body += ",\"continue\":\"" + next + "\"";
+    if (remaining > 0) body += ",\"remainingItemCount\":" + std::to_string(remaining);
+  }
+  body += "},\"items\":[";
+  for (size_t i = 0; i < page.items.size(); ++i) {
+    if (i) body += ',';
+    AppendObjectJson(*page.items[i]->object, true, &body);
+  }
+  body += "]}";
+  SendJson(*c->resp, 200, std::move(body));
+}
+
+}  // namespace minik::server

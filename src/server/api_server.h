@@ -1,0 +1,96 @@
+// The Kubernetes API: authentication, routing, and the REST verbs over the object store, with
+// upstream's semantics (resourceVersion concurrency, generation, graceful deletion, finalizers,
+// namespaces, selectors, paging, watch, server-side Table printing, discovery, OpenAPI).
+//
+// Threading: the loop thread only. Handle() may answer later (after a store write).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/registry.h"
+#include "common/clock.h"
+#include "http/loop.h"
+#include "http/server.h"
+#include "server/object_store.h"
+#include "server/request_info.h"
+#include "server/service_allocator.h"
+
+namespace minik::server {
+
+struct ApiServerOptions {
+  std::string token;              // bearer token accepted as an authenticated user ("" = none)
+  std::string advertise_address;  // for serverAddressByClientCIDRs and the kubernetes Endpoints
+  int port = 6443;
+  std::string service_cidr = "10.43.0.0/16";
+};
+
+class ApiServer {
+ public:
+  ApiServer(http::Loop& loop, ObjectStore& store, const api::Registry& registry, const Clock& clock,
+            ApiServerOptions options);
+  ~ApiServer();
+
+  // The HTTP entry point.
+  void Handle(http::Request& req, http::ResponseWriterPtr resp);
+  // Handles a request from inside the process (already authenticated as system:admin).
+  void HandleInternal(http::Request& req, http::ResponseWriterPtr resp);
+
+  // Creates the default namespaces, the kubernetes Service and its Endpoints if missing; calls
+  // done once all are in place. /readyz reports ready only after this.
+  void Bootstrap(std::function<void(Status)> done);
+  bool ready() const { return ready_; }
+
+  struct Call;
+  using CallPtr = std::shared_ptr<Call>;
+
+ private:
+  void Dispatch(const CallPtr& c);
+  void ServeNonResource(const CallPtr& c);
+  void DoGet(const CallPtr& c);
+  void DoList(const CallPtr& c);
+  void DoWatch(const CallPtr& c);
+  void DoCreate(const CallPtr& c);
+  void DoUpdate(const CallPtr& c);
+  void DoPatch(const CallPtr& c);
+  void DoDelete(const CallPtr& c);
+  void DoDeleteCollection(const CallPtr& c);
+  void DoBinding(const CallPtr& c);
+  void DoScale(const CallPtr& c);
+  void DoEviction(const CallPtr& c);
+
+  // The write pipeline shared by update, patch and subresources: validates new_obj against the
+  // stored old one and writes it (or deletes it when finalization completes).
+  void CommitUpdate(const CallPtr& c, const api::ResourceInfo& info, const std::string& key, ObjectPtr old,
+                    std::shared_ptr<JsonDoc> new_obj, bool status_only, std::function<void(StatusOr<ObjectPtr>)> done);
+  // Deletes now, or marks for deletion (graceful pods, finalizers, namespaces); done(obj, deleted).
+  void DeleteObject(const api::ResourceInfo& info, const std::string& key, ObjectPtr existing, int64_t grace,
+                    const std::string& propagation, bool dry_run,
+                    std::function<void(StatusOr<ObjectPtr>, bool deleted)> done);
+  // Allocates (or keeps, on update) a Service's clusterIP(s) and nodePorts; reservations are
+  // returned for release once the write is done.
+  Status AllocateServiceAddresses(JsonDoc& svc, const JsonValue* old, std::vector<std::string>* ips,
+                                  std::vector<int>* ports);
+  void CheckTerminatingNamespaces();
+  void FinalizeNamespace(const std::string& ns);
+
+  http::Loop& loop_;
+  ObjectStore& store_;
+  const api::Registry& registry_;
+  const Clock& clock_;
+  ApiServerOptions options_;
+  ServiceAllocator allocator_;
+  bool ready_ = false;
+  std::set<std::string> terminating_namespaces_;
+  http::HandlePtr namespace_timer_;
+  std::shared_ptr<std::function<void(size_t)>> bootstrap_;
+};
+
+// Storage keys: "/<group-resource>/<namespace>/<name>" ("/<group-resource>/<name>" when cluster-scoped).
+std::string StorageKey(const api::ResourceInfo& info, const std::string& ns, const std::string& name);
+std::string StoragePrefix(const api::ResourceInfo& info, const std::string& ns);
+
+}  // namespace minik::server

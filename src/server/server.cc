@@ -1,0 +1,214 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <openssl/sha.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "api/registry.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "http/loop.h"
+#include "http/server.h"
+#include "pki/pki.h"
+#include "server/api_server.h"
+#include "server/in_process_client.h"
+#include "server/manifests/deployer.h"
+#include "server/object_store.h"
+#include "store/sqlite_backend.h"
+
+namespace minik::server {
+namespace {
+
+std::string DefaultAdvertiseAddress() {
+  ifaddrs* ifs = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&ifs) != 0) return found;
+  for (ifaddrs* i = ifs; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP)) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    found = buf;
+    break;
+  }
+  freeifaddrs(ifs);
+  return found;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "minik";
+  std::string s(buf);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Status MakeDirs(const std::string& path, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::Internal("creating " + path + ": " + ec.message());
+  ::chmod(path.c_str(), static_cast<mode_t>(mode));
+  return Status::OK();
+}
+
+// The cluster token: --token, else <data-dir>/server/token, else generated at first boot.
+// The file holds k3s's format "K10<sha256 of the CA>::server:<secret>"; the secret is what
+// agents present.
+StatusOr<std::string> EnsureToken(const ServerConfig& cfg, const std::string& server_dir, const std::string& ca_pem) {
+  std::string path = server_dir + "/token";
+  std::string secret = cfg.token;
+  auto existing = pki::ReadFile(path);
+  if (secret.empty() && existing.ok()) {
+    std::string t(Trim(*existing));
+    auto pos = t.rfind("::server:");
+    secret = pos == std::string::npos ? t : t.substr(pos + 9);
+  }
+  if (secret.empty()) {
+    auto r = pki::RandomHex(16);
+    if (!r.ok()) return r.error();
+    secret = *r;
+  }
+  // K10 + hex SHA-256 of the CA bundle, as k3s writes it.
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(ca_pem.data()), ca_pem.size(), md);
+  std::string hex;
+  char b[3];
+  for (unsigned char ch : md) {
+    std::snprintf(b, sizeof b, "%02x", ch);
+    hex += b;
+  }
+  std::string full = "K10" + hex + "::server:" + secret;
+  if (!existing.ok() || std::string(Trim(*existing)) != full) {
+    MINIK_RETURN_IF_ERROR(pki::WriteFileAtomic(path, full + "\n", 0600));
+  }
+  return secret;
+}
+
+std::string Kubeconfig(const std::string& server_url, const pki::ServerPki& p) {
+  return "apiVersion: v1\n"
+         "clusters:\n"
+         "- cluster:\n"
+         "    certificate-authority-data: " + pki::Base64Encode(p.server_ca_pem) + "\n"
+         "    server: " + server_url + "\n"
+         "  name: default\n"
+         "contexts:\n"
+         "- context:\n"
+         "    cluster: default\n"
+         "    user: default\n"
+         "  name: default\n"
+         "current-context: default\n"
+         "kind: Config\n"
+         "preferences: {}\n"
+         "users:\n"
+         "- name: default\n"
+         "  user:\n"
+         "    client-certificate-data: " + pki::Base64Encode(p.admin_cert_pem) + "\n"
+         "    client-key-data: " + pki::Base64Encode(p.admin_key_pem) + "\n";
+}
+
+}  // namespace
+
+Status RunServer(const ServerConfig& cfg) {
+  RealClock clock;
+  int64_t t0 = clock.MonotonicMillis();
+  SetLogLevel(cfg.log_level);
+  std::string node_name = cfg.node_name.empty() ? HostName() : cfg.node_name;
+  std::string advertise = cfg.advertise_address.empty()
+                              ? (cfg.bind_address != "0.0.0.0" && cfg.bind_address != "::" ? cfg.bind_address
+                                                                                           : DefaultAdvertiseAddress())
+                              : cfg.advertise_address;
+  std::string server_dir = cfg.data_dir + "/server";
+  MINIK_RETURN_IF_ERROR(MakeDirs(server_dir, 0700));
+  MINIK_RETURN_IF_ERROR(MakeDirs(server_dir + "/db", 0700));
+  MINIK_RETURN_IF_ERROR(MakeDirs(server_dir + "/manifests", 0755));
+
+  auto allocator = ServiceAllocator::Create(cfg.service_cidr);
+  if (!allocator.ok()) return allocator.error();
+  pki::ServerPkiOptions popts;
+  popts.node_name = node_name;
+  popts.service_ip = allocator->FirstIp();
+  popts.extra_sans = {advertise};
+  if (cfg.bind_address != "0.0.0.0" && cfg.bind_address != "::") popts.extra_sans.push_back(cfg.bind_address);
+  auto pki = pki::EnsureServerPki(server_dir + "/tls", popts);
+  if (!pki.ok()) return pki.error().WithContext("certificates");
+  auto token = EnsureToken(cfg, server_dir, pki->server_ca_pem);
+  if (!token.ok()) return token.error().WithContext("token");
+
+  auto backend = store::SqliteBackend::Open(server_dir + "/db/state.db", store::SqliteOptions{});
+  if (!backend.ok()) return backend.error().WithContext("opening the datastore");
+
+  http::Loop loop;
+  auto objects = ObjectStore::Open(loop, **backend);
+  if (!objects.ok()) return objects.error();
+  ApiServerOptions aopts;
+  aopts.token = *token;
+  aopts.advertise_address = advertise;
+  aopts.port = cfg.https_listen_port;
+  aopts.service_cidr = cfg.service_cidr;
+  ApiServer api(loop, **objects, api::Registry::Builtin(), clock, aopts);
+
+  http::Server https(loop, [&api](http::Request& req, http::ResponseWriterPtr resp) { api.Handle(req, std::move(resp)); });
+  MINIK_RETURN_IF_ERROR(https.ConfigureTls({pki->serving_cert, pki->serving_key, pki->client_ca_cert}));
+  MINIK_RETURN_IF_ERROR(https.Listen(cfg.bind_address, cfg.https_listen_port));
+  MINIK_LOG(Info) << "minik " << "v1.32.0+minik" << " serving the Kubernetes API on https://" << cfg.bind_address << ":"
+                  << https.port() << " (advertised as " << advertise << ")";
+
+  InProcessClient client(loop, api, api::Registry::Builtin());
+  std::unique_ptr<ManifestDeployer> deployer;
+  Status fatal;
+  bool stopping = false;
+  auto stop = [&]() {
+    if (stopping) return;
+    stopping = true;
+    MINIK_LOG(Info) << "shutting down";
+    if (deployer) deployer->Stop();
+    https.Close();
+    loop.Stop();
+  };
+  auto sigterm = loop.OnSignal(SIGTERM, stop);
+  auto sigint = loop.OnSignal(SIGINT, stop);
+  api.Bootstrap([&](Status st) {
+    if (!st.ok()) {
+      fatal = st;
+      MINIK_LOG(Error) << "bootstrap failed: " << st.ToString();
+      stop();
+      return;
+    }
+    MINIK_LOG(Info) << "API server ready in " << (clock.MonotonicMillis() - t0) << " ms";
+    // The admin kubeconfig.
+    std::string host = cfg.bind_address == "0.0.0.0" || cfg.bind_address == "::" ? "127.0.0.1" : cfg.bind_address;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    std::string url = "https://" + host + ":" + std::to_string(https.port());
+    std::filesystem::path kc(cfg.write_kubeconfig);
+    std::error_code ec;
+    if (kc.has_parent_path()) std::filesystem::create_directories(kc.parent_path(), ec);
+    int mode = static_cast<int>(std::strtol(cfg.write_kubeconfig_mode.c_str(), nullptr, 8));
+    Status ws = pki::WriteFileAtomic(cfg.write_kubeconfig, Kubeconfig(url, *pki), mode);
+    if (!ws.ok()) MINIK_LOG(Error) << "writing kubeconfig " << cfg.write_kubeconfig << ": " << ws.ToString();
+    else MINIK_LOG(Info) << "wrote kubeconfig " << cfg.write_kubeconfig;
+    // The manifests deployer runs on its own thread and talks to the API in-process.
+    ManifestDeployer::Options mopts;
+    mopts.dir = server_dir + "/manifests";
+    mopts.state_file = server_dir + "/manifests-state.json";
+    deployer = std::make_unique<ManifestDeployer>(mopts, client, clock);
+    Status ds = deployer->Start();
+    if (!ds.ok()) MINIK_LOG(Error) << "manifests deployer: " << ds.ToString();
+    if (!cfg.disable_agent) {
+      MINIK_LOG(Warning) << "the embedded agent is not available yet; running the control plane only";
+    }
+  });
+  loop.Run();
+  deployer.reset();
+  return fatal;
+}
+
+}  // namespace minik::server

@@ -1,0 +1,24 @@
+// Per-kind rules of upstream's generic registry strategies (PrepareForCreate/PrepareForUpdate,
+// generation, status handling, QoS class). Pure functions; any thread.
+#pragma once
+
+#include "api/registry.h"
+#include "common/json.h"
+
+namespace minik::server {
+
+// Kinds whose metadata.generation upstream maintains (1 at create, +1 on spec changes).
+bool HasGeneration(const api::ResourceInfo& info);
+// Resets status as upstream does on create (pods: Pending + qosClass, namespaces: Active, ...).
+void PrepareForCreate(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& a);
+// Carries over what the request may not change. status_only: a write to /status (only status
+// is taken from obj); otherwise status is kept from old when the kind has a status subresource.
+// Bumps generation when the spec changed.
+void PrepareForUpdate(const api::ResourceInfo& info, JsonValue& obj, const JsonValue& old, bool status_only,
+                      JsonAlloc& a);
+// "Guaranteed", "Burstable" or "BestEffort" for a pod spec.
+std::string PodQosClass(const JsonValue& pod);
+// True when two JSON values are equal (objects compared regardless of member order).
+bool JsonEqual(const JsonValue& a, const JsonValue& b);
+
+}  // namespace minik::server
