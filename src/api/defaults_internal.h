@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/validation.h"
 #include "common/json.h"
 
 namespace minik::api::internal {
@@ -51,7 +52,7 @@ std::optional<long double> ParseQuantity(std::string_view s);
 std::optional<long double> QuantityOf(const JsonValue& v);
 
 // Go's %q of a string: "a\"b".
-std::string GoQuote(std::string_view s);
+using api::GoQuote;  // Go's %q, from api/validation.h
 // Go's %#v of a map[string]string held in a JSON object (keys sorted), or
 // `map[string]string(nil)` for nullptr.
 std::string GoStringMap(const JsonValue* labels);

@@ -156,7 +156,7 @@ std::vector<ResourceInfo> BuiltinResources() {
   {
     Def d("", "v1", "Namespace", "namespaces", "namespace", false);
     d.Verbs({"create", "delete", "get", "list", "patch", "update", "watch"}).Short({"ns"});
-    d.Sub("finalize", "Namespace", {"update"}).Status().Fields({"status.phase"}).Names(NameRule::kLabel);
+    d.Sub("finalize", "Namespace", {"update"}).Status().Fields({"status.phase"}).Names(NameRule::kDNSLabel);
     add(d);
   }
   {
@@ -211,7 +211,7 @@ std::vector<ResourceInfo> BuiltinResources() {
   {
     Def d("", "v1", "Service", "services", "service", true);
     d.Short({"svc"}).Categories({"all"}).Sub("proxy", "ServiceProxyOptions", kProxyVerbs).Status();
-    add(d.Fields({"spec.clusterIP", "spec.type"}).Names(NameRule::kDns1035Label));
+    add(d.Fields({"spec.clusterIP", "spec.type"}).Names(NameRule::kDNS1035Label));
   }
 
   // ---- apps/v1
@@ -284,7 +284,7 @@ std::vector<ResourceInfo> BuiltinResources() {
     Def d("batch", "v1", "CronJob", "cronjobs", "cronjob", true);
     // Upstream's conversion accepts status.successful for CronJob too (batch/v1 registers one
     // function for Job, JobTemplate and CronJob).
-    add(d.Short({"cj"}).Categories({"all"}).Status().Fields({"status.successful"}).Names(NameRule::kSubdomain, 52));
+    add(d.Short({"cj"}).Categories({"all"}).Status().Fields({"status.successful"}).Names(NameRule::kDNSSubdomain, 52));
   }
   {
     Def d("batch", "v1", "Job", "jobs", "job", true);

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/validation.h"
+
 namespace minik::api {
 
 struct SubresourceInfo {
@@ -19,11 +21,7 @@ struct SubresourceInfo {
   std::vector<std::string> verbs;  // e.g. {"get","patch","update"}
 };
 
-// How metadata.name is validated for a kind (upstream's per-kind ValidateXxxName):
-// kSubdomain: DNS-1123 subdomain (most kinds); kLabel: DNS-1123 label (namespaces);
-// kDns1035Label: DNS-1035 label (services); kPathSegment: any name that is a valid path segment
-// (RBAC kinds, CSRs, ...: no "/", "%", "." or ".."). Addition to the lead's header.
-enum class NameRule { kSubdomain, kLabel, kDns1035Label, kPathSegment };
+// How metadata.name is validated for a kind: api::NameRule from api/validation.h.
 
 struct ResourceInfo {
   std::string group;     // "" for core
@@ -43,7 +41,7 @@ struct ResourceInfo {
   // True when writes to the main resource ignore .status (status is written through /status).
   bool status_subresource = false;
   // How metadata.name must look (addition).
-  NameRule name_rule = NameRule::kSubdomain;
+  NameRule name_rule = NameRule::kDNSSubdomain;
   // Longest name upstream accepts beyond the rule's own limit (CronJob: 52), 0 for none (addition).
   int max_name_length = 0;
 

@@ -27,9 +27,16 @@ class LogLine {
   std::ostringstream os_;
 };
 
+// Makes the ternary in MINIK_LOG well-typed (glog's LogMessageVoidify).
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace minik
 
-#define MINIK_LOG(level)                                                  \
-  if (!::minik::LogEnabled(::minik::LogLevel::k##level)) {                \
-  } else                                                                  \
-    ::minik::LogLine(::minik::LogLevel::k##level, __FILE__, __LINE__).stream()
+// MINIK_LOG(Info) << "x"; the message is not built when the level is disabled. Safe in an
+// unbraced if/else.
+#define MINIK_LOG(level)                                          \
+  !::minik::LogEnabled(::minik::LogLevel::k##level)               \
+      ? (void)0                                                   \
+      : ::minik::LogVoidify() & ::minik::LogLine(::minik::LogLevel::k##level, __FILE__, __LINE__).stream()

@@ -257,21 +257,14 @@ class Converter {
     if (auto* i = std::get_if<int64_t>(&s)) return std::to_string(*i);
     if (auto* u = std::get_if<uint64_t>(&s)) return std::to_string(*u);
     if (auto* d = std::get_if<double>(&s)) {
-      // strconv.FormatFloat(f, 'g', -1, 32)
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(static_cast<float>(*d)));
-      // Shortest float32 representation.
+      // strconv.FormatFloat(f, 'g', -1, 32): the shortest %g form that reads back as the same float32.
+      const float f = static_cast<float>(*d);
+      char buf[64] = {0};
       for (int prec = 1; prec <= 9; ++prec) {
-        char b2[64];
-        std::snprintf(b2, sizeof b2, "%.*g", prec, static_cast<double>(static_cast<float>(*d)));
-        if (static_cast<float>(std::strtod(b2, nullptr)) == static_cast<float>(*d)) {
-          std::snprintf(buf, sizeof buf, "%s", b2);
-          break;
-        }
+        std::snprintf(buf, sizeof buf, "%.*g", prec, static_cast<double>(f));
+        if (static_cast<float>(std::strtod(buf, nullptr)) == f) break;
       }
-      std::string r = buf;
-      // Go writes exponents with at least two digits and an explicit sign, as printf does.
-      return r;
+      return std::string(buf);
     }
     return Err("unsupported map key: null");
   }

@@ -39,10 +39,10 @@ struct Call {
   std::string method, path;
   Headers headers;
   std::string body;
-  ResponseCallback cb;      // plain request
-  StreamCallbacks stream;   // streamed request
+  ResponseCallback cb;     // plain request
+  StreamCallbacks stream;  // streamed request
   bool streaming = false;
-  bool done = false;        // callbacks ran (or were cancelled)
+  bool done = false;  // callbacks ran (or were cancelled)
   bool retried = false;
   ClientConn* conn = nullptr;
 
@@ -204,8 +204,8 @@ class ClientConn final : public Transport {
     if (!has_host) head += "Host: " + impl_->host_header + "\r\n";
     if (!has_ua) head += "User-Agent: minik\r\n";
     if (!has_auth && !o.bearer_token.empty()) head += "Authorization: Bearer " + o.bearer_token + "\r\n";
-    if (!has_len && (!call_->body.empty() || call_->method == "POST" || call_->method == "PUT" ||
-                     call_->method == "PATCH")) {
+    if (!has_len &&
+        (!call_->body.empty() || call_->method == "POST" || call_->method == "PUT" || call_->method == "PATCH")) {
       head += "Content-Length: " + std::to_string(call_->body.size()) + "\r\n";
     }
     head += "\r\n";
@@ -276,8 +276,8 @@ class ClientConn final : public Transport {
     if (!was_established_ && impl != nullptr) impl->ConnectFailed(why);
     if (call && !call->done) {
       call->conn = nullptr;
-      if (received_any_ && !message_done_ && why.code() == Code::kUnavailable &&
-          llhttp_finish(&parser_) == HPE_OK && message_done_) {
+      if (received_any_ && !message_done_ && why.code() == Code::kUnavailable && llhttp_finish(&parser_) == HPE_OK &&
+          message_done_) {
         // A body delimited by the end of the connection.
         call_ = call;
         Deliver();
@@ -423,9 +423,7 @@ void Client::Impl::CloseAll() {
   closing = false;
 }
 
-void Client::Impl::ConnClosed(ClientConn* c) {
-  conns.erase(std::remove(conns.begin(), conns.end(), c), conns.end());
-}
+void Client::Impl::ConnClosed(ClientConn* c) { conns.erase(std::remove(conns.begin(), conns.end(), c), conns.end()); }
 
 void Client::Impl::ConnectFailed(const Status& why) {
   for (ClientConn* c : conns) {
@@ -537,8 +535,8 @@ Status LoadPemCerts(const std::string& pem, std::vector<X509*>* out) {
 }  // namespace
 
 Status Client::Impl::Init() {
-  host_header = options.port == (options.tls ? 443 : 80) ? options.host
-                                                          : internal::JoinHostPort(options.host, options.port);
+  host_header =
+      options.port == (options.tls ? 443 : 80) ? options.host : internal::JoinHostPort(options.host, options.port);
   if (IsIpLiteral(options.host)) {
     if (options.host.find(':') != std::string::npos) {
       uv_ip6_addr(options.host.c_str(), options.port, reinterpret_cast<sockaddr_in6*>(&addr));
@@ -627,8 +625,7 @@ void Client::Request(std::string method, std::string path, Headers headers, std:
   impl_->Enqueue(std::move(call));
 }
 
-HandlePtr Client::Stream(std::string method, std::string path, Headers headers, std::string body,
-                         StreamCallbacks cbs) {
+HandlePtr Client::Stream(std::string method, std::string path, Headers headers, std::string body, StreamCallbacks cbs) {
   auto call = std::make_shared<Call>();
   call->method = std::move(method);
   call->path = std::move(path);

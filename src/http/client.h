@@ -2,7 +2,8 @@
 // one host:port, used by tests, benchmarks and remote agents.
 //
 // Threading: everything runs on the Loop's thread (create the Client there, or before Run()
-// on the thread that will run it). Callbacks run on the loop thread.
+// on the thread that will run it). Callbacks run on the loop thread; a callback may destroy the
+// Client or the stream handle it belongs to.
 #pragma once
 
 #include <functional>
@@ -21,13 +22,13 @@ struct ClientOptions {
   std::string host = "127.0.0.1";  // IP address or name (resolved through getaddrinfo)
   int port = 443;
   bool tls = true;
-  std::string ca_file;         // PEM CA the server must chain to ("" = system default paths)
-  std::string ca_pem;          // or the CA as PEM text (kubeconfig's certificate-authority-data)
+  std::string ca_file;  // PEM CA the server must chain to ("" = system default paths)
+  std::string ca_pem;   // or the CA as PEM text (kubeconfig's certificate-authority-data)
   bool insecure_skip_verify = false;
-  std::string server_name;     // name checked against the certificate and sent as SNI ("" = host)
-  std::string cert_file;       // optional client certificate (PEM)
-  std::string key_file;        // and its key
-  std::string cert_pem;        // or both as PEM text
+  std::string server_name;  // name checked against the certificate and sent as SNI ("" = host)
+  std::string cert_file;    // optional client certificate (PEM)
+  std::string key_file;     // and its key
+  std::string cert_pem;     // or both as PEM text
   std::string key_pem;
   std::string bearer_token;    // sent as "Authorization: Bearer ..." unless a request sets it
   size_t max_connections = 4;  // requests beyond this many in flight wait for a free connection

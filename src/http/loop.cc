@@ -215,8 +215,7 @@ HandlePtr Loop::OnSignal(int signum, std::function<void()> fn) {
   return h;
 }
 
-StatusOr<HandlePtr> Loop::WatchPath(const std::string& path,
-                                    std::function<void(const std::string&)> fn) {
+StatusOr<HandlePtr> Loop::WatchPath(const std::string& path, std::function<void(const std::string&)> fn) {
   auto h = std::make_unique<FsHandle>(*this, std::move(fn));
   uv_fs_event_init(loop_, h->handle());
   int rc = uv_fs_event_start(

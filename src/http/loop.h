@@ -17,7 +17,9 @@ namespace minik::http {
 
 class Handle {
  public:
-  virtual ~Handle() = default;  // destroying a handle cancels it; its callback never runs after
+  // Destroying a handle cancels it; its callback never runs after. A handle may be destroyed
+  // from inside its own callback. Destroy handles (and servers, clients) before their Loop.
+  virtual ~Handle() = default;
 };
 using HandlePtr = std::unique_ptr<Handle>;
 

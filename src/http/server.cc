@@ -37,8 +37,6 @@ int HexVal(char c) {
   return -1;
 }
 
-class Conn;
-
 }  // namespace
 
 std::string PercentDecode(std::string_view s, bool plus_as_space) {
@@ -83,6 +81,7 @@ namespace {
 class Conn;
 }  // namespace
 
+namespace internal {
 // The server's state (Server::Impl is private to Server; connections need this).
 struct ServerState : public Loop::Owner {
   ServerState(Loop& l, Handler h, ServerOptions o) : loop(l), handler(std::move(h)), options(o), read_buf(64 * 1024) {
@@ -110,6 +109,9 @@ struct ServerState : public Loop::Owner {
   internal::DateCache date;
 };
 
+}  // namespace internal
+using internal::ServerState;
+
 struct Server::Impl : ServerState {
   using ServerState::ServerState;
 };
@@ -129,9 +131,7 @@ class Conn final : public Transport {
       Self(p)->target_.append(at, n);
       return 0;
     };
-    settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-      return Self(p)->OnHeaderField(at, n);
-    };
+    settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) { return Self(p)->OnHeaderField(at, n); };
     settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
       Self(p)->value_.append(at, n);
       Self(p)->header_bytes_ += n;
@@ -162,9 +162,7 @@ class Conn final : public Transport {
     Start();
   }
 
-  bool Idle(uint64_t now, uint64_t timeout) const {
-    return !response_ && now - last_active_ >= timeout;
-  }
+  bool Idle(uint64_t now, uint64_t timeout) const { return !response_ && now - last_active_ >= timeout; }
 
   // Called by the Response.
   void WriteOut(std::string head, std::string body) { Write(std::move(head), std::move(body)); }
@@ -205,6 +203,7 @@ class Conn final : public Transport {
   }
   int OnHeadersComplete();
   int OnBody(const char* at, size_t n) {
+    if (server_ == nullptr) return -1;  // closed meanwhile
     if (req_.body.size() + n > server_->options.max_body_bytes) {
       too_large_ = true;
       return -1;
@@ -379,6 +378,7 @@ void Conn::OnEstablished() {
 }
 
 int Conn::OnHeadersComplete() {
+  if (server_ == nullptr) return -1;
   if (!field_.empty() || !value_.empty()) FinishHeader();
   uint64_t cl = parser_.content_length;
   if ((parser_.flags & F_CONTENT_LENGTH) && cl > server_->options.max_body_bytes) {
@@ -418,6 +418,7 @@ void Conn::ProcessInput() {
       }
       continue;
     }
+    if (closed()) break;
     if (too_large_) {
       char msg[256];
       snprintf(msg, sizeof(msg),
@@ -452,10 +453,11 @@ void Conn::SendError(int status, const std::string& content_type, std::string bo
                      "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nDate: " + Date() + "\r\nConnection: close\r\n\r\n";
   Write(std::move(head), std::move(body));
-  CloseAfterFlush();
+  CloseAfterFlush(/*linger=*/true);
 }
 
 void Conn::Dispatch() {
+  if (server_ == nullptr) return;  // closed while parsing
   req_.target = std::move(target_);
   size_t q = req_.target.find('?');
   if (q == std::string::npos) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "http/uv_util.h"
 
 namespace minik::http::internal {
 
@@ -82,9 +83,7 @@ void Transport::ResumeReading() {
         buf->base = self->read_buf_->data();
         buf->len = self->read_buf_->size();
       },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<Transport*>(s->data)->OnRead(nread, buf);
-      });
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) { static_cast<Transport*>(s->data)->OnRead(nread, buf); });
 }
 
 size_t Transport::Buffered() const {
@@ -132,7 +131,7 @@ void Transport::OnRead(ssize_t nread, const uv_buf_t* buf) {
                           : Status::Unavailable(std::string("read: ") + uv_strerror(static_cast<int>(nread))));
     return;
   }
-  if (nread == 0) return;
+  if (nread == 0 || close_after_flush_) return;  // closing: input is dropped
   if (ssl_ == nullptr) {
     in_.append(buf->base, static_cast<size_t>(nread));
     OnReadable();
@@ -243,7 +242,7 @@ void Transport::SendRaw(std::string a, std::string b) {
       self->Close(Status::Unavailable(std::string("write: ") + uv_strerror(status)));
       return;
     }
-    if (self->close_after_flush_ && self->writes_pending_ == 0) self->Close(Status::OK());
+    if (self->close_after_flush_ && self->writes_pending_ == 0) self->FinishFlush();
   });
   if (rc != 0) {
     --writes_pending_;
@@ -252,24 +251,50 @@ void Transport::SendRaw(std::string a, std::string b) {
   }
 }
 
-void Transport::CloseAfterFlush() {
+void Transport::CloseAfterFlush(bool linger) {
   if (closed_ || close_after_flush_) return;
   if (ssl_ != nullptr && established_) {
     SSL_shutdown(ssl_);
     FlushTls();
   }
   close_after_flush_ = true;
-  if (writes_pending_ == 0) Close(Status::OK());
+  linger_ = linger;
+  if (writes_pending_ == 0) FinishFlush();
+}
+
+void Transport::FinishFlush() {
+  if (closed_) return;
+  if (!linger_) {
+    Close(Status::OK());
+    return;
+  }
+  shutdown_req_.data = this;
+  if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(tcp_), [](uv_shutdown_t* req, int) {
+        auto* self = static_cast<Transport*>(req->data);
+        if (self->closed_) return;
+        self->linger_timer_ = new uv_timer_t;
+        uv_timer_init(self->tcp_->loop, self->linger_timer_);
+        self->linger_timer_->data = self;
+        uv_timer_start(
+            self->linger_timer_,
+            [](uv_timer_t* t) {
+              if (auto* s = static_cast<Transport*>(t->data)) s->Close(Status::OK());
+            },
+            2000, 0);
+      }) != 0) {
+    Close(Status::OK());
+  }
+  ResumeReading();  // until the peer's EOF
 }
 
 void Transport::Close(const Status& why) {
   if (closed_) return;
   closed_ = true;
   reading_ = false;
+  CloseAndDelete(linger_timer_);
+  linger_timer_ = nullptr;
   // Pending write callbacks run (with UV_ECANCELED) before the close callback frees us.
-  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) {
-    delete static_cast<Transport*>(h->data);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) { delete static_cast<Transport*>(h->data); });
   OnClosed(why);
 }
 

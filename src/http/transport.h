@@ -41,8 +41,11 @@ class Transport {
   void Write(std::string data);
   // Header and body: one TLS record when small, no copy of a large body when plain.
   void Write(std::string head, std::string body);
-  // Sends what is queued, a TLS close_notify, then closes.
-  void CloseAfterFlush();
+  // Sends what is queued, a TLS close_notify, then closes. Input arriving meanwhile is dropped.
+  // linger: half-close and keep reading (discarding) until the peer closes or 2 s pass, so that
+  // a peer still sending a request body reads our answer instead of a reset (Go's server does
+  // the same for errors answered before the body was read).
+  void CloseAfterFlush(bool linger = false);
   // Closes now (idempotent). OnClosed(status) runs once, synchronously.
   void Close(const Status& why);
   bool closed() const { return closed_; }
@@ -72,6 +75,7 @@ class Transport {
   void FlushTls();
   void SendRaw(std::string a, std::string b);
   void DoHandshake();
+  void FinishFlush();
 
   uv_tcp_t* tcp_;
   SSL* ssl_ = nullptr;
@@ -82,6 +86,9 @@ class Transport {
   bool established_ = false;
   bool closed_ = false;
   bool close_after_flush_ = false;
+  bool linger_ = false;
+  uv_shutdown_t shutdown_req_;
+  uv_timer_t* linger_timer_ = nullptr;
   bool reading_ = false;
   bool want_read_ = true;
   int writes_pending_ = 0;

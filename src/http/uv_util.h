@@ -21,8 +21,6 @@ void CloseAndDelete(T* handle) {
   uv_close(h, [](uv_handle_t* x) { delete reinterpret_cast<T*>(x); });
 }
 
-inline Status UvError(int rc, const std::string& what) {
-  return Status::Internal(what + ": " + uv_strerror(rc));
-}
+inline Status UvError(int rc, const std::string& what) { return Status::Internal(what + ": " + uv_strerror(rc)); }
 
 }  // namespace minik::http::internal

@@ -187,7 +187,8 @@ StatusOr<CertKey> CreateCA(const std::string& common_name, int days) {
   MINIK_ASSIGN_OR_RETURN(X509Ptr x, NewCert(key.get(), common_name, {}, days));
   X509_set_issuer_name(x.get(), X509_get_subject_name(x.get()));
   MINIK_RETURN_IF_ERROR(AddExt(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE"));
-  MINIK_RETURN_IF_ERROR(AddExt(x.get(), x.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign"));
+  MINIK_RETURN_IF_ERROR(
+      AddExt(x.get(), x.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign"));
   MINIK_RETURN_IF_ERROR(AddExt(x.get(), x.get(), NID_subject_key_identifier, "hash"));
   if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0) return SslError("signing CA");
   CertKey out;
@@ -276,7 +277,8 @@ Status VerifyCert(std::string_view cert_pem, std::string_view ca_pem) {
   int err = X509_STORE_CTX_get_error(ctx.get());
   sk_X509_free(chain);
   ERR_clear_error();
-  if (ok != 1) return Status::Invalid(std::string("certificate does not verify: ") + X509_verify_cert_error_string(err));
+  if (ok != 1)
+    return Status::Invalid(std::string("certificate does not verify: ") + X509_verify_cert_error_string(err));
   return Status::OK();
 }
 

@@ -64,20 +64,20 @@ StatusOr<CertKey> LoadCertKey(const std::string& base);
 Status SaveCertKey(const std::string& base, const CertKey& ck);
 
 struct ServerPkiOptions {
-  std::string node_name;                      // added as a DNS SAN of the serving certificate
-  std::vector<std::string> extra_sans;        // advertise/bind addresses or names (IP or DNS)
-  std::string service_ip = "10.43.0.1";       // first IP of the service CIDR
+  std::string node_name;                 // added as a DNS SAN of the serving certificate
+  std::vector<std::string> extra_sans;   // advertise/bind addresses or names (IP or DNS)
+  std::string service_ip = "10.43.0.1";  // first IP of the service CIDR
 };
 
 // Paths under <dir> (k3s's server/tls layout) and the PEM texts kubeconfigs embed.
 struct ServerPki {
   std::string dir;
-  std::string server_ca_cert, server_ca_key;        // signs serving certificates
-  std::string client_ca_cert, client_ca_key;        // signs client certificates
-  std::string serving_cert, serving_key;            // serving-kube-apiserver.{crt,key}
-  std::string admin_cert, admin_key;                // client-admin.{crt,key}
-  std::string server_ca_pem;                        // certificate-authority-data
-  std::string admin_cert_pem, admin_key_pem;        // client-certificate-data / client-key-data
+  std::string server_ca_cert, server_ca_key;  // signs serving certificates
+  std::string client_ca_cert, client_ca_key;  // signs client certificates
+  std::string serving_cert, serving_key;      // serving-kube-apiserver.{crt,key}
+  std::string admin_cert, admin_key;          // client-admin.{crt,key}
+  std::string server_ca_pem;                  // certificate-authority-data
+  std::string admin_cert_pem, admin_key_pem;  // client-certificate-data / client-key-data
 };
 
 // Load-or-create: creates under dir (mode 0700) whatever is missing: server-ca, client-ca

@@ -1,5 +1,6 @@
 // The write verbs of the ApiServer: create, update, patch, delete, deletecollection, and the
 // binding, scale and eviction subresources.
+#include <random>
 #include <set>
 
 #include "api/defaults.h"
@@ -18,6 +19,11 @@ namespace minik::server {
 namespace {
 
 using DocPtr = std::shared_ptr<JsonDoc>;
+
+uint64_t RandomBits() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
 
 StatusOr<DocPtr> DecodeBody(const ApiServer::Call& c) {
   const std::string* ct = c.req.Header("content-type");
@@ -113,11 +119,9 @@ Status MapStoreError(const Status& st, const api::ResourceInfo& info, const std:
 }
 
 std::vector<StatusCause> ValidateMeta(const api::ResourceInfo& info, const JsonValue& obj) {
-  std::vector<StatusCause> causes;
   const JsonValue* meta = Member(obj, "metadata");
   static const JsonValue kEmpty(rapidjson::kObjectType);
-  api::ValidateObjectMeta(meta ? *meta : kEmpty, info.namespaced, api::NameValidationFor(info.plural), &causes);
-  return causes;
+  return api::ValidateObjectMeta(meta ? *meta : kEmpty, info.namespaced, info.name_rule);
 }
 
 Status Invalid(const api::ResourceInfo& info, const std::string& name, std::vector<StatusCause> causes) {
@@ -153,8 +157,9 @@ void ApiServer::DoCreate(const CallPtr& c) {
   auto body = DecodeBody(*c);
   if (!body.ok()) return SendStatus(*c->resp, body.error());
   DocPtr doc = *body;
-  auto& a = doc->GetAllocator();
+  // CheckTypeMeta swaps the document (and its allocator): take the allocator after it.
   if (Status st = CheckTypeMeta(info, *doc, info.kind, info.api_version()); !st.ok()) return SendStatus(*c->resp, st);
+  auto& a = doc->GetAllocator();
   JsonValue& meta = EnsureObject(*doc, "metadata", a);
   // Namespace.
   std::string ns = MetaString(*doc, "namespace");
@@ -177,17 +182,17 @@ void ApiServer::DoCreate(const CallPtr& c) {
   std::string name = MetaString(*doc, "name");
   std::string generate = MetaString(*doc, "generateName");
   if (name.empty() && !generate.empty()) {
-    name = api::GenerateName(generate);
+    name = api::GenerateName(generate, RandomBits());
     SetString(meta, "name", name, a);
   }
-  api::ApplyDefaults(info, *doc, a);
-  // BeforeCreate: server-set metadata.
+  // BeforeCreate: server-set metadata, then defaults (a Job's selector uses the uid).
   JsonValue& m = EnsureObject(*doc, "metadata", a);
   SetString(m, "uid", NewUuid(), a);
   SetString(m, "creationTimestamp", FormatRFC3339(clock_.Now()), a);
   RemoveMember(m, "deletionTimestamp");
   RemoveMember(m, "deletionGracePeriodSeconds");
   RemoveMember(m, "selfLink");
+  api::ApplyDefaults(info, *doc, a);
   PrepareForCreate(info, *doc, a);
   if (Status st = ValidateAll(info, *doc, nullptr); !st.ok()) return SendStatus(*c->resp, st);
   // The namespace must exist and not be terminating.

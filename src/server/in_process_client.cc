@@ -1,5 +1,6 @@
 #include "server/in_process_client.h"
 
+#include <cstdio>
 #include <future>
 
 #include "api/errors.h"
@@ -137,7 +138,12 @@ Status InProcessClient::RecordEvent(std::string_view type, std::string_view reas
   ev.AddMember("apiVersion", "v1", a);
   ev.AddMember("kind", "Event", a);
   JsonValue meta(rapidjson::kObjectType);
-  meta.AddMember("generateName", MakeString(involved.name + ".", a), a);
+  // client-go's recorder names events "<object>.<unix nanos in hex>".
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".%llx",
+                static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                    clock.Now().time_since_epoch()).count()));
+  meta.AddMember("name", MakeString(involved.name + suffix, a), a);
   meta.AddMember("namespace", MakeString(ns, a), a);
   ev.AddMember("metadata", meta, a);
   JsonValue io(rapidjson::kObjectType);

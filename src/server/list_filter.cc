@@ -35,17 +35,17 @@ StatusOr<ListFilter> MakeListFilter(const api::ResourceInfo& info, const std::st
   std::shared_ptr<api::LabelSelector> labels;
   std::shared_ptr<api::FieldSelector> fields;
   if (!Trim(label_selector).empty()) {
-    auto sel = api::ParseLabelSelector(label_selector);
+    auto sel = api::LabelSelector::Parse(label_selector);
     if (!sel.ok()) return Status::BadRequest(sel.error().message());
     if (!sel->Empty()) labels = std::make_shared<api::LabelSelector>(std::move(*sel));
   }
   if (!Trim(field_selector).empty()) {
-    auto sel = api::ParseFieldSelector(field_selector);
+    auto sel = api::FieldSelector::Parse(field_selector);
     if (!sel.ok()) return Status::BadRequest(sel.error().message());
-    for (const auto& req : sel->Requirements()) {
+    for (const auto& req : sel->requirements()) {
       bool ok = req.field == "metadata.name" || req.field == "metadata.namespace";
       for (const auto& s : info.field_selectors) ok = ok || s == req.field;
-      if (!ok) return api::FieldLabelNotSupported(req.field);
+      if (!ok) return api::FieldLabelNotSupportedError(req.field);
     }
     if (!sel->Empty()) fields = std::make_shared<api::FieldSelector>(std::move(*sel));
   }

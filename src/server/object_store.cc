@@ -7,14 +7,19 @@
 namespace minik::server {
 namespace {
 
-// Parses a stored value and sets metadata.resourceVersion to its mod revision.
+void SetResourceVersion(JsonDoc& doc, int64_t revision) {
+  if (!doc.IsObject()) return;
+  auto& a = doc.GetAllocator();
+  JsonValue& meta = EnsureObject(doc, "metadata", a);
+  SetString(meta, "resourceVersion", std::to_string(revision), a);
+}
+
+// Parses a stored value read outside the cache and sets metadata.resourceVersion.
 std::shared_ptr<const JsonDoc> Decode(const store::KeyValue& kv) {
   auto doc = std::make_shared<JsonDoc>();
   doc->Parse(kv.value.data(), kv.value.size());
   if (doc->HasParseError() || !doc->IsObject()) return nullptr;
-  auto& a = doc->GetAllocator();
-  JsonValue& meta = EnsureObject(*doc, "metadata", a);
-  SetString(meta, "resourceVersion", std::to_string(kv.mod_revision), a);
+  SetResourceVersion(*doc, kv.mod_revision);
   return doc;
 }
 
@@ -31,7 +36,13 @@ class CacheWatch final : public ObjectWatch {
 class ObjectStoreImpl final : public ObjectStore {
  public:
   ObjectStoreImpl(http::Loop& loop, store::Backend& backend)
-      : loop_(loop), backend_(backend), cache_(store::WatchCache::Options{10000, &Decode}) {}
+      : loop_(loop), backend_(backend), cache_(CacheOptions()) {}
+
+  static store::WatchCache::Options CacheOptions() {
+    store::WatchCache::Options o;
+    o.on_parse = [](JsonDoc& doc, const store::KeyValue& kv) { SetResourceVersion(doc, kv.mod_revision); };
+    return o;
+  }
 
   ~ObjectStoreImpl() override {
     backend_watch_.reset();

@@ -22,6 +22,7 @@
 #include "pki/pki.h"
 #include "server/api_server.h"
 #include "server/in_process_client.h"
+#include "server/manifests/default_manifests.h"
 #include "server/manifests/deployer.h"
 #include "server/object_store.h"
 #include "store/sqlite_backend.h"
@@ -170,9 +171,13 @@ Status RunServer(const ServerConfig& cfg) {
     if (stopping) return;
     stopping = true;
     MINIK_LOG(Info) << "shutting down";
-    if (deployer) deployer->Stop();
-    https.Close();
-    loop.Stop();
+    auto finish = [&]() {
+      https.Close();
+      loop.Stop();
+    };
+    // The deployer may be waiting on this loop inside an API call: stop it without blocking.
+    if (deployer) deployer->StopAsync([&loop, finish]() { loop.Post(finish); });
+    else finish();
   };
   auto sigterm = loop.OnSignal(SIGTERM, stop);
   auto sigint = loop.OnSignal(SIGINT, stop);
@@ -199,6 +204,8 @@ Status RunServer(const ServerConfig& cfg) {
     ManifestDeployer::Options mopts;
     mopts.dir = server_dir + "/manifests";
     mopts.state_file = server_dir + "/manifests-state.json";
+    mopts.defaults = BuiltinManifests();
+    mopts.template_vars = {{"%{CLUSTER_DNS}%", cfg.cluster_dns}, {"%{CLUSTER_DOMAIN}%", cfg.cluster_domain}};
     deployer = std::make_unique<ManifestDeployer>(mopts, client, clock);
     Status ds = deployer->Start();
     if (!ds.ok()) MINIK_LOG(Error) << "manifests deployer: " << ds.ToString();

@@ -137,13 +137,6 @@ class SqliteBackendImpl final : public SqliteBackend {
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     {
-      std::lock_guard<std::mutex> lock(ck_mu_);
-      ck_stop_ = true;
-    }
-    ck_cv_.notify_all();
-    if (checkpointer_.joinable()) checkpointer_.join();
-    if (ck_db_) sqlite3_close(ck_db_);
-    {
       std::lock_guard<std::mutex> lock(pool_mu_);
       pool_.clear();
     }
@@ -203,7 +196,6 @@ class SqliteBackendImpl final : public SqliteBackend {
   Status CompactRows(int64_t lo, int64_t hi);
   void CompactionFailed(int64_t hi, const Status& st);
   void CompactionApplied(int64_t hi);
-  void CheckpointLoop();
   void PlanCompaction();
   void MaybeCheckpoint();
   void MaybeVacuum();
@@ -238,15 +230,6 @@ class SqliteBackendImpl final : public SqliteBackend {
 
   std::mutex stats_mu_;
   SqliteStats stats_;
-
-  // The checkpointer: its own connection and thread, so WAL checkpoints (which write and
-  // fsync the database file) never stall the writer.
-  sqlite3* ck_db_ = nullptr;
-  std::thread checkpointer_;
-  std::mutex ck_mu_;
-  std::condition_variable ck_cv_;
-  bool ck_requested_ = false;  // guarded by ck_mu_
-  bool ck_stop_ = false;       // guarded by ck_mu_
 
   // Writer-thread state.
   std::thread writer_;
@@ -386,10 +369,7 @@ Status SqliteBackendImpl::Init() {
   compact_floor_.store(compacted_);
   MINIK_LOG(Info) << "store: opened " << path_ << " at revision " << current << " (compacted " << compacted_ << ", "
                   << index_.size() << " keys)";
-  MINIK_ASSIGN_OR_RETURN(ck_db_, OpenConnection(path_));
-  MINIK_RETURN_IF_ERROR(Exec(ck_db_, "PRAGMA synchronous = FULL"));
   writer_ = std::thread([this] { WriterLoop(); });
-  checkpointer_ = std::thread([this] { CheckpointLoop(); });
   return Status::OK();
 }
 
@@ -757,7 +737,9 @@ void SqliteBackendImpl::CommitBatch(std::vector<Pending>& batch, int64_t chunk_h
     if (e.type == Event::Type::kDelete) {
       tombstones_[e.kv.mod_revision] = e.kv.key;
     }
-    hist_.emplace_back(e.kv.mod_revision, static_cast<int64_t>(e.kv.key.size() + e.kv.value.size()));
+    if (options_.auto_compact) {
+      hist_.emplace_back(e.kv.mod_revision, static_cast<int64_t>(e.kv.key.size() + e.kv.value.size()));
+    }
   }
   current_rev_.store(next_rev_ - 1, std::memory_order_release);
   for (const Event& e : events) ring_.push_back(e);
@@ -866,24 +848,6 @@ Status SqliteBackendImpl::CompactChunk(int64_t hi) {
   return Status::OK();
 }
 
-void SqliteBackendImpl::CheckpointLoop() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(ck_mu_);
-      ck_cv_.wait(lock, [&] { return ck_requested_ || ck_stop_; });
-      if (ck_stop_) return;
-      ck_requested_ = false;
-    }
-    int log = 0, ckpt = 0;
-    int rc = sqlite3_wal_checkpoint_v2(ck_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      MINIK_LOG(Warning) << "store: checkpoint failed: " << sqlite3_errmsg(ck_db_);
-    }
-    std::lock_guard<std::mutex> lock(stats_mu_);
-    stats_.checkpoints++;
-  }
-}
-
 void SqliteBackendImpl::MaybeVacuum() {
   int64_t pages = 0, free_pages = 0;
   {
@@ -915,29 +879,19 @@ void SqliteBackendImpl::MaybeCheckpoint() {
       std::max(options_.checkpoint_min_pages, std::min(options_.checkpoint_max_pages, pages / 4));
   if (threshold != journal_limit_pages_) {
     journal_limit_pages_ = threshold;
-    (void)Exec(db_, "PRAGMA journal_size_limit = " + std::to_string(2 * threshold * 4096));
+    (void)Exec(db_, "PRAGMA journal_size_limit = " + std::to_string(threshold * 4096));
   }
   if (wal_pages_ < threshold) return;
-  if (wal_pages_ >= 2 * threshold) {
-    // The background checkpoints could not catch up with the writes (the WAL restarts only
-    // once every frame is copied back): finish here, between two commits, where nothing is
-    // appended meanwhile, so the next transaction restarts the WAL. Mostly the checkpointer
-    // has already copied most frames, so this is short.
-    int log = 0, ckpt = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      MINIK_LOG(Warning) << "store: checkpoint failed: " << sqlite3_errmsg(db_);
-    }
-    wal_pages_ = 0;
-    std::lock_guard<std::mutex> lock(stats_mu_);
-    stats_.checkpoints++;
-    return;
+  // Between two commits nothing is appended meanwhile, so a PASSIVE checkpoint copies every
+  // frame (unless a reader pins an old snapshot) and the next transaction restarts the WAL.
+  int log = 0, ckpt = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    MINIK_LOG(Warning) << "store: checkpoint failed: " << sqlite3_errmsg(db_);
   }
-  {
-    std::lock_guard<std::mutex> lock(ck_mu_);
-    ck_requested_ = true;
-  }
-  ck_cv_.notify_one();
+  wal_pages_ = 0;
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_.checkpoints++;
 }
 
 void SqliteBackendImpl::ServeWatcher(const internal::WatcherPtr& w) {

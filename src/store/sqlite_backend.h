@@ -27,17 +27,22 @@
 //       rows hold at most max(history_min_bytes, history_bytes_ratio x live bytes), but never
 //       fewer than min_history_revisions;
 //   once the current revision is more than W + max(16, W/2) ahead of the compacted one, the
-//   backend compacts to current - W, in chunks of compact_chunk_revisions revisions (one
-//   short transaction each, writes go first): rows superseded at or below the target and
-//   tombstones at or below it are deleted, the compacted revision is stored in meta.
+//   backend compacts to current - W, in chunks of compact_chunk_revisions revisions done by
+//   the writer thread between its reads of the queue: a chunk rides in the next write batch's
+//   transaction (inside a savepoint, so it costs no extra fsync and fails alone), or runs in
+//   its own short transaction when no write is queued. Rows superseded at or below the target
+//   and tombstones at or below it are deleted; the compacted revision is stored in meta.
 //   So under endless churn the log holds the live rows plus at most ~1.5 W revisions of
 //   history, and the file stays a small multiple of the live data. With the defaults, 100
 //   keys of 1 KiB keep about the newest 100 revisions; 10,000 keys keep 1,000.
-// WAL: automatic checkpoints are replaced by our own: after a commit that leaves the WAL at
-// max(checkpoint_min_pages, min(checkpoint_max_pages, database pages / 4)) pages or more, a
-// PASSIVE checkpoint runs (it never waits for readers); journal_size_limit truncates the WAL
-// when it restarts. auto_vacuum=INCREMENTAL returns free pages to the OS when more than a
-// quarter of the file is free. Free pages are otherwise reused.
+// WAL: SQLite's automatic checkpoints are replaced by our own: after a commit that leaves the
+// WAL at max(checkpoint_min_pages, min(checkpoint_max_pages, database pages / 4)) pages or
+// more, the writer runs a PASSIVE checkpoint (it never waits for readers) before its next
+// batch, so every frame is copied back and the next transaction restarts the WAL;
+// journal_size_limit (the same threshold) truncates it then. auto_vacuum=INCREMENTAL returns
+// free pages to the OS when more than a quarter of the file is free; otherwise free pages are
+// reused. (Measured: 100,000 updates of 100 keys x 1 KiB keep db + WAL under ~0.8 MB, under
+// 8x the live data; see test/store/sqlite_backend_test.cc.)
 //
 // Revisions survive restarts and never go backwards: the current revision is
 // max(newest row, compacted revision), and the compacted revision is stored durably.

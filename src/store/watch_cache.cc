@@ -23,7 +23,7 @@ struct ParsedValue {
   JsonDoc doc;
 };
 
-std::shared_ptr<const JsonDoc> ParseValue(const KeyValue& kv) {
+std::shared_ptr<const JsonDoc> ParseValue(const KeyValue& kv, const WatchCache::Options& options) {
   auto holder = std::make_shared<ParsedValue>(std::max<size_t>(256, kv.value.size() + kv.value.size() / 2));
   holder->doc.Parse(kv.value.data(), kv.value.size());
   if (holder->doc.HasParseError()) {
@@ -32,6 +32,7 @@ std::shared_ptr<const JsonDoc> ParseValue(const KeyValue& kv) {
                        << holder->doc.GetErrorOffset();
     return nullptr;
   }
+  if (options.on_parse) options.on_parse(holder->doc, kv);
   // Aliasing constructor: the document's lifetime is its holder's.
   return std::shared_ptr<const JsonDoc>(holder, &holder->doc);
 }
@@ -47,7 +48,7 @@ void WatchCache::Init(const ListResult& snapshot) {
   for (const KeyValue& kv : snapshot.kvs) {
     auto obj = std::make_shared<CachedObject>();
     obj->kv = kv;
-    obj->object = ParseValue(kv);
+    obj->object = ParseValue(kv, options_);
     objects_.insert(std::make_pair(kv.key, CachedObjectPtr(std::move(obj))));
   }
   events_.clear();
@@ -69,10 +70,10 @@ void WatchCache::ApplyOne(const Event& e) {
   if (it != objects_.end()) ev->prev = it->second;
   auto obj = std::make_shared<CachedObject>();
   obj->kv = e.kv;
-  if (e.type == Event::Type::kDelete && ev->prev && ev->prev->kv.value == e.kv.value) {
+  if (e.type == Event::Type::kDelete && ev->prev && ev->prev->kv.value == e.kv.value && !options_.on_parse) {
     obj->object = ev->prev->object;  // the deleted value: already parsed
   } else {
-    obj->object = ParseValue(e.kv);
+    obj->object = ParseValue(e.kv, options_);
   }
   ev->object = obj;
   if (e.type == Event::Type::kDelete) {

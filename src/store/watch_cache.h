@@ -60,6 +60,9 @@ class WatchCache {
   struct Options {
     // Recent events kept for watches that start from a past revision.
     size_t event_capacity = 10000;
+    // Called on each freshly parsed value before it is shared (e.g. to set
+    // metadata.resourceVersion from kv.mod_revision); nullptr = leave the document as parsed.
+    std::function<void(JsonDoc& doc, const KeyValue& kv)> on_parse;
   };
   struct ListPage {
     std::vector<CachedObjectPtr> items;

@@ -85,9 +85,7 @@ TEST_CASE("curl: client certificate, none, and ALPN", "[curl]") {
     std::string out = Curl("--cert " + p.admin_cert + " --key " + p.admin_key + " " + s.url("/who"));
     REQUIRE(out == "{\"verified\":true,\"cn\":\"system:admin\",\"o\":[\"system:masters\"]}");
   }
-  SECTION("without a certificate") {
-    REQUIRE(Curl(s.url("/who")) == "{\"verified\":false,\"cn\":\"\",\"o\":[]}");
-  }
+  SECTION("without a certificate") { REQUIRE(Curl(s.url("/who")) == "{\"verified\":false,\"cn\":\"\",\"o\":[]}"); }
   SECTION("with an untrusted certificate") {
     std::string base = testing::UntrustedBase();
     REQUIRE(Curl("--cert " + base + ".crt --key " + base + ".key " + s.url("/who")) ==

@@ -1,4 +1,6 @@
 // Server and client against each other over real TLS on 127.0.0.1.
+#include "http/server.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,7 +11,6 @@
 #include <thread>
 
 #include "http/client.h"
-#include "http/server.h"
 #include "test_util.h"
 
 namespace minik::http {
@@ -224,21 +225,20 @@ TEST_CASE("chunked streams reach the client chunk by chunk", "[server]") {
   int status = 0;
   bool done = false;
   auto h = client->Stream("GET", "/watch", {}, "",
-                          StreamCallbacks{
-                              [&](const Response& r) { status = r.status; },
-                              [&](std::string_view d) {
-                                data.append(d);
-                                if (data == "{\"type\":\"ADDED\"}\n") {
-                                  REQUIRE(stream->Write(std::string(40000, 'x')));
-                                  stream->End();
-                                  REQUIRE_FALSE(stream->Write("late"));
-                                }
-                              },
-                              [&](Status st) {
-                                REQUIRE(st.ok());
-                                done = true;
-                                f.loop.Stop();
-                              }});
+                          StreamCallbacks{[&](const Response& r) { status = r.status; },
+                                          [&](std::string_view d) {
+                                            data.append(d);
+                                            if (data == "{\"type\":\"ADDED\"}\n") {
+                                              REQUIRE(stream->Write(std::string(40000, 'x')));
+                                              stream->End();
+                                              REQUIRE_FALSE(stream->Write("late"));
+                                            }
+                                          },
+                                          [&](Status st) {
+                                            REQUIRE(st.ok());
+                                            done = true;
+                                            f.loop.Stop();
+                                          }});
   f.Run();
   REQUIRE(status == 200);
   REQUIRE(done);
@@ -249,10 +249,12 @@ TEST_CASE("a body over the limit gets 413 and the connection is closed", "[serve
   ServerOptions so;
   so.max_body_bytes = 1000;
   bool called = false;
-  Fixture f([&](Request&, ResponseWriterPtr w) {
-    called = true;
-    w->Send(200, {}, "");
-  }, so);
+  Fixture f(
+      [&](Request&, ResponseWriterPtr w) {
+        called = true;
+        w->Send(200, {}, "");
+      },
+      so);
   auto client = f.MakeClient(BaseClient(f.server.port()));
   client->Request("POST", "/api/v1/configmaps", {}, std::string(1001, 'a'), [&](StatusOr<Response> r) {
     REQUIRE(r.ok());
@@ -271,6 +273,19 @@ TEST_CASE("a body over the limit gets 413 and the connection is closed", "[serve
   f.Run();
   REQUIRE(called);
   REQUIRE(client->connections_opened() == 2);
+}
+
+TEST_CASE("a large body refused early still gets its 413 answer", "[server]") {
+  ServerOptions so;
+  so.max_body_bytes = 1000;
+  Fixture f([&](Request&, ResponseWriterPtr w) { w->Send(200, {}, ""); }, so);
+  auto client = f.MakeClient(BaseClient(f.server.port()));
+  client->Request("PUT", "/big", {}, std::string(16 << 20, 'b'), [&](StatusOr<Response> r) {
+    REQUIRE(r.ok());
+    REQUIRE(r->status == 413);
+    f.loop.Stop();
+  });
+  f.Run();
 }
 
 TEST_CASE("the peer going away mid-response runs OnClose", "[server]") {
@@ -374,10 +389,11 @@ TEST_CASE("plain HTTP: pipelined requests are answered in order; errors close", 
   std::string got, bad;
   int port = server.port();
   std::thread peer([&] {
-    got = RawExchange(port,
-                      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-                      "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
-                      "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nxy");
+    got =
+        RawExchange(port,
+                    "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                    "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                    "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nxy");
     bad = RawExchange(port, "GARBAGE\r\n\r\n");
     loop.Stop();
   });
@@ -448,7 +464,8 @@ TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[ser
   Loop loop;
   ServerOptions so;
   so.idle_timeout_ms = 50;
-  Server server(loop, [&](Request&, ResponseWriterPtr w) { w->Send(200, {}, "ok"); }, so);
+  Server server(
+      loop, [&](Request&, ResponseWriterPtr w) { w->Send(200, {}, "ok"); }, so);
   REQUIRE(server.Listen("127.0.0.1", 0).ok());
   std::string got;
   int port = server.port();

@@ -33,7 +33,9 @@ std::string Sh(const std::string& cmd, int* code) {
   return out;
 }
 
-bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool Has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 int Mode(const std::string& path) {
   struct stat st;

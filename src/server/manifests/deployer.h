@@ -27,10 +27,10 @@
 //   directory at Start() unless `<name>.skip` exists, and rewritten when their content differs
 //   (as k3s does), after replacing the placeholders of Options::template_vars.
 //
-// Threading: the constructor, Start(), Stop() and StopAsync() from one owning thread. While started, the
-// deployer runs on its own thread with its own http::Loop and calls the ObjectClient only from
-// there. Without Start(), tests call WriteDefaultManifests(), LoadState(), SyncAll() and SyncFile()
-// directly from one thread.
+// Threading: the constructor, Start(), Stop() and StopAsync() from one owning thread. While
+// started, the deployer runs on its own thread with its own http::Loop and calls the
+// ObjectClient only from there. Without Start(), tests call WriteDefaultManifests(),
+// LoadState(), SyncAll() and SyncFile() directly from one thread.
 #pragma once
 
 #include <atomic>
@@ -56,7 +56,7 @@ class ManifestDeployer {
  public:
   struct Options {
     std::string dir;         // <data-dir>/server/manifests
-    std::string state_file;  // <data-dir>/server/manifests.state.json
+    std::string state_file;  // e.g. <data-dir>/server/manifests-state.json (outside `dir`)
     std::vector<DefaultManifest> defaults;
     // Placeholder -> value replaced in default manifests, e.g. {"%{CLUSTER_DNS}%", "10.43.0.10"}.
     std::map<std::string, std::string> template_vars;

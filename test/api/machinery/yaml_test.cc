@@ -79,6 +79,7 @@ TEST_CASE("yaml: structure, order, keys, anchors and merge keys") {
   CHECK(J("1: a\ntrue: b\nyes: c") == R"({"1":"a","true":"c"})");  // yes is true too; later wins
   CHECK(J("base: &b {x: 1, w: 2}\nother: *b") == R"({"base":{"x":1,"w":2},"other":{"x":1,"w":2}})");
   CHECK(J("base: &b {x: 1, w: 2}\nd:\n  <<: *b\n  w: 3") == R"({"base":{"x":1,"w":2},"d":{"x":1,"w":3}})");
+  CHECK(J("1.5: a\n2: b") == R"({"1.5":"a","2":"b"})");
   CHECK(J("[1, 2]") == "[1,2]");
   CHECK(J("{\"json\": [true, null, 1.5]}") == R"({"json":[true,null,1.5]})");
   CHECK(J("") == "null");

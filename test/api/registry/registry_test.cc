@@ -243,9 +243,9 @@ TEST_CASE("field selectors follow upstream's conversion functions") {
 }
 
 TEST_CASE("name rules per kind") {
-  CHECK(Get("", "namespaces").name_rule == NameRule::kLabel);
-  CHECK(Get("", "services").name_rule == NameRule::kDns1035Label);
-  CHECK(Get("", "pods").name_rule == NameRule::kSubdomain);
+  CHECK(Get("", "namespaces").name_rule == NameRule::kDNSLabel);
+  CHECK(Get("", "services").name_rule == NameRule::kDNS1035Label);
+  CHECK(Get("", "pods").name_rule == NameRule::kDNSSubdomain);
   CHECK(Get("rbac.authorization.k8s.io", "clusterroles").name_rule == NameRule::kPathSegment);
   CHECK(Get("batch", "cronjobs").max_name_length == 52);
   CHECK(Get("batch", "jobs").max_name_length == 0);

@@ -3,8 +3,8 @@
 // The server runs on its own loop thread, the client on the main thread.
 //
 //   http_bench [--connections 1,64] [--seconds 3] [--plain] [--no-client-cert]
-#include <stdlib.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -52,7 +52,8 @@ struct Result {
   uint64_t errors;
 };
 
-Result RunOne(clockid_t server_clock, int port, const pki::ServerPki& p, bool tls, bool client_cert, int connections, double seconds) {
+Result RunOne(clockid_t server_clock, int port, const pki::ServerPki& p, bool tls, bool client_cert, int connections,
+              double seconds) {
   Loop loop;
   ClientOptions o;
   o.host = "127.0.0.1";
@@ -184,8 +185,7 @@ int main(int argc, char** argv) {
   for (int c : conns) {
     Result r = RunOne(server_clock, port, *p, tls, client_cert, c, seconds);
     printf("%12d %12.0f %10.1f %10.1f %10.1f %12.1f %14.1f %8llu\n", c, r.rps, r.p50_us, r.p99_us, r.p999_us,
-           r.cpu_us_per_req, r.server_cpu_us_per_req,
-           static_cast<unsigned long long>(r.errors));
+           r.cpu_us_per_req, r.server_cpu_us_per_req, static_cast<unsigned long long>(r.errors));
     fflush(stdout);
   }
   server_loop.Stop();
