@@ -413,6 +413,14 @@ DiscoveryResponse ServeDiscovery(const api::Registry& reg, const std::string& pa
     }
     return DiscoveryResponse{};
   }
+  if (p == "/openapi/v2") {
+    // kubectl asks for the gnostic protobuf form; an empty message is a valid, empty Document,
+    // under which kubectl skips client-side schema validation (the server validates: it
+    // advertises fieldValidation in /openapi/v3).
+    r.content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+    r.body.clear();
+    return r;
+  }
   if (p == "/openapi/v3") {
     rapidjson::StringBuffer b;
     Writer w(b);

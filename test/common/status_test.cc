@@ -46,10 +46,12 @@ TEST_CASE("StatusOr holds a value or an error and the macros propagate") {
   CHECK(st.message() == "odd");
 }
 
+#include <vector>
+
 #include "common/strings.h"
 
 TEST_CASE("Base64 round-trips and rejects bad input") {
-  for (std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     std::string back;
     REQUIRE(Base64Decode(Base64Encode(s), &back));
     CHECK(back == s);

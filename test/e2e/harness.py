@@ -185,7 +185,7 @@ class ServerTestCase(unittest.TestCase):
 
     def setUp(self):
         self.ns = "t-" + uuid.uuid4().hex[:8]
-        self.k("create", "namespace", self.ns)
+        self.k("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {self.ns}\n")
 
     def k(self, *args, **kw):
         return self.server.kubectl(*args, **kw)

@@ -133,7 +133,7 @@ class Crud(ServerTestCase):
         with open(os.path.join(d, "a.yaml"), "w") as f:
             f.write(CM.format(name="a", app="x", value="1"))
         with open(os.path.join(d, "sub", "b.yaml"), "w") as f:
-            f.write(CM.format(name="b", app="x", value="2") + "---\n" + CM.format(name="c", app="y", value="3"))
+            f.write(CM.format(name="b", app="x", value="2") + "---\n" + CM.format(name="c", app="other", value="3"))
         out = self.kn("apply", "-f", d).out
         self.assertIn("configmap/a created", out)
         self.assertNotIn("configmap/b", out)
@@ -145,7 +145,7 @@ class Crud(ServerTestCase):
         self.assertEqual(sorted(names), ["configmap/a", "configmap/b"])
         names = self.kn("get", "cm", "-l", "app!=x,app", "-o", "name").out.split()
         self.assertEqual(names, ["configmap/c"])
-        names = self.kn("get", "cm", "-l", "app in (y,z)", "-o", "name").out.split()
+        names = self.kn("get", "cm", "-l", "app in (other,z)", "-o", "name").out.split()
         self.assertEqual(names, ["configmap/c"])
 
     def test_apply_twice_removes_dropped_field(self):
