@@ -6,6 +6,11 @@ SRC_DIR holds the k8s.io/api v0.32 files as api/<group>/<version>/{types.go,gene
 the apimachinery v0.32 files meta/{types.go,generated.proto}. The generated.proto gives each
 field's number and wire type; types.go gives the Go field order, JSON name, omitempty, inline and
 pointer-ness, which decide upstream's JSON (encoding/json) output.
+
+To fill SRC_DIR from clones of kubernetes/api and kubernetes/apimachinery:
+  git -C api show v0.32.9:<group>/<version>/types.go > SRC_DIR/api/<group>/<version>/types.go
+  (same for generated.proto, for every group in GROUPS), and
+  git -C apimachinery show v0.32.9:pkg/apis/meta/v1/{types.go,generated.proto} > SRC_DIR/meta/...
 """
 import re, sys, os
 

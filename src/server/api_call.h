@@ -32,10 +32,16 @@ struct ApiServer::Call {
   bool HasParam(const std::string& name) const { return query.count(name) > 0; }
 };
 
+// Decodes a request body by its Content-Type: JSON, YAML or Kubernetes protobuf. BadRequest on
+// malformed input, UnsupportedMediaType for anything else.
+StatusOr<JsonDoc> DecodeRequestBody(const http::Request& req);
+
 // Response helpers.
 void SendJson(http::ResponseWriter& resp, int code, std::string body,
               const char* content_type = "application/json");
 void SendStatus(http::ResponseWriter& resp, const Status& status);
+// Rewrites <, > and & inside JSON text as Go's encoder writes them (\u003c, \u003e, \u0026).
+void GoEscapeHtml(std::string* json);
 // Serializes obj; without_type drops top-level apiVersion and kind (list items).
 void AppendObjectJson(const JsonValue& obj, bool without_type, std::string* out);
 

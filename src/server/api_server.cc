@@ -5,6 +5,8 @@
 #include "api/errors.h"
 #include "api/fields.h"
 #include "api/labels.h"
+#include "api/protobuf.h"
+#include "common/yaml.h"
 #include "api/table.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -26,8 +28,45 @@ std::string StoragePrefix(const api::ResourceInfo& info, const std::string& ns) 
   return k;
 }
 
+void GoEscapeHtml(std::string* json) {
+  // Go's encoding/json writes <, > and & as \u003c, \u003e and \u0026. In JSON text these
+  // bytes can only occur inside strings, so a byte-wise rewrite is exact.
+  size_t n = 0;
+  for (char ch : *json) n += (ch == '<' || ch == '>' || ch == '&');
+  if (n == 0) return;
+  std::string out;
+  out.reserve(json->size() + n * 5);
+  for (char ch : *json) {
+    if (ch == '<') out += "\\u003c";
+    else if (ch == '>') out += "\\u003e";
+    else if (ch == '&') out += "\\u0026";
+    else out += ch;
+  }
+  json->swap(out);
+}
+
 void SendJson(http::ResponseWriter& resp, int code, std::string body, const char* content_type) {
+  GoEscapeHtml(&body);
   resp.Send(code, {{"Content-Type", content_type}, {"Cache-Control", "no-cache, private"}}, std::move(body));
+}
+
+StatusOr<JsonDoc> DecodeRequestBody(const http::Request& req) {
+  const std::string* ct = req.Header("content-type");
+  std::string type = ct ? std::string(Trim(Split(*ct, ';')[0])) : "application/json";
+  if (api::IsProtobufContentType(type)) return api::DecodeProtobufObject(req.body);
+  if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
+    auto y = YamlToJson(req.body);
+    if (!y.ok()) return Status::BadRequest("the body of the request could not be decoded: " + y.error().message());
+    return y;
+  }
+  if (type == "application/json" || type == "*/*" || type.empty()) {
+    auto j = ParseJson(req.body);
+    if (!j.ok()) return Status::BadRequest("couldn't get version/kind; json parse error: " + j.error().message());
+    return j;
+  }
+  return Status::UnsupportedMediaType(
+      "the body of the request was in an unknown format - accepted media types include: application/json, "
+      "application/yaml, application/vnd.kubernetes.protobuf");
 }
 
 void SendStatus(http::ResponseWriter& resp, const Status& status) {

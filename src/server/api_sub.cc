@@ -160,8 +160,8 @@ Status ApiServer::AllocateServiceAddresses(JsonDoc& svc, const JsonValue* old, s
 
 void ApiServer::DoBinding(const CallPtr& c) {
   const auto& info = *c->ri.info;
-  auto body = ParseJson(c->req.body);
-  if (!body.ok()) return SendStatus(*c->resp, Status::BadRequest("couldn't get version/kind; json parse error: " + body.error().message()));
+  auto body = DecodeRequestBody(c->req);
+  if (!body.ok()) return SendStatus(*c->resp, body.error());
   const JsonValue* target = Member(*body, "target");
   auto node = target ? GetString(*target, "name") : std::nullopt;
   if (!node || node->empty()) {
@@ -288,7 +288,7 @@ void ApiServer::DoScale(const CallPtr& c) {
   if (c->ri.verb == "get") return SendJson(*c->resp, 200, ToJson(scale));
   StatusOr<JsonDoc> next = Status::Internal("unreachable");
   if (c->ri.verb == "update") {
-    next = ParseJson(c->req.body);
+    next = DecodeRequestBody(c->req);
   } else {
     const std::string* ct = c->req.Header("content-type");
     std::string type = ct ? std::string(Trim(Split(*ct, ';')[0])) : "";
@@ -325,7 +325,7 @@ void ApiServer::DoEviction(const CallPtr& c) {
   ObjectPtr pod = store_.Get(key);
   if (!pod) return SendStatus(*c->resp, api::NotFoundError("", "pods", c->ri.name));
   int64_t grace = -1;
-  if (auto body = ParseJson(c->req.body); body.ok()) {
+  if (auto body = DecodeRequestBody(c->req); body.ok()) {
     if (const JsonValue* opts = Member(*body, "deleteOptions")) {
       if (auto g = GetInt(*opts, "gracePeriodSeconds")) grace = *g;
     }

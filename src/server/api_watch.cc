@@ -73,6 +73,7 @@ struct WatchState {
              EncodeTable(*info, {obj}, std::to_string(obj->kv.mod_revision), "", -1, include_object, clock->Now(), !headers_sent) +
              "}\n";
       headers_sent = true;
+      GoEscapeHtml(&line);
       call->resp->Write(line);
       return;
     }
@@ -82,6 +83,7 @@ struct WatchState {
         m = std::string("{\"type\":\"") + TypeName(type) + "\",\"object\":";
         AppendObjectJson(*obj->object, false, &m);
         m += "}\n";
+        GoEscapeHtml(&m);
       }
       call->resp->Write(memo_source->encoded);
       return;
@@ -89,6 +91,7 @@ struct WatchState {
     line = std::string("{\"type\":\"") + TypeName(type) + "\",\"object\":";
     AppendObjectJson(*obj->object, false, &line);
     line += "}\n";
+    GoEscapeHtml(&line);
     call->resp->Write(line);
   }
 

@@ -6,6 +6,7 @@
 #include "api/defaults.h"
 #include "api/errors.h"
 #include "api/patch.h"
+#include "api/protobuf.h"
 #include "api/validation.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -26,22 +27,10 @@ uint64_t RandomBits() {
 }
 
 StatusOr<DocPtr> DecodeBody(const ApiServer::Call& c) {
-  const std::string* ct = c.req.Header("content-type");
-  std::string type = ct ? std::string(Trim(Split(*ct, ';')[0])) : "application/json";
-  auto doc = std::make_shared<JsonDoc>();
-  if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
-    auto y = YamlToJson(c.req.body);
-    if (!y.ok()) return Status::BadRequest("the body of the request could not be decoded: " + y.error().message());
-    *doc = std::move(*y);
-  } else if (type == "application/json" || type == "*/*" || type.empty()) {
-    auto j = ParseJson(c.req.body);
-    if (!j.ok()) return Status::BadRequest("couldn't get version/kind; json parse error: " + j.error().message());
-    *doc = std::move(*j);
-  } else {
-    return Status::UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
-  }
+  auto doc = DecodeRequestBody(c.req);
+  if (!doc.ok()) return doc.error();
   if (!doc->IsObject()) return Status::BadRequest("couldn't get version/kind; json parse error: json: cannot unmarshal " + std::string(doc->IsArray() ? "array" : "value") + " into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }");
-  return doc;
+  return std::make_shared<JsonDoc>(std::move(*doc));
 }
 
 // Checks apiVersion/kind against the resource (filling them when absent, as the typed decoder does).
@@ -424,8 +413,8 @@ struct DeleteOptions {
 StatusOr<DeleteOptions> ParseDeleteOptions(const ApiServer::Call& c) {
   DeleteOptions o;
   if (!Trim(c.req.body).empty()) {
-    auto doc = ParseJson(c.req.body);
-    if (!doc.ok()) return Status::BadRequest("couldn't get version/kind; json parse error: " + doc.error().message());
+    auto doc = DecodeRequestBody(c.req);
+    if (!doc.ok()) return doc.error();
     if (auto g = GetInt(*doc, "gracePeriodSeconds")) o.grace = *g;
     if (auto p = GetString(*doc, "propagationPolicy")) o.propagation = std::string(*p);
     if (auto orphan = GetBool(*doc, "orphanDependents")) o.propagation = *orphan ? "Orphan" : "Background";

@@ -36,6 +36,16 @@ bool JsonEqual(const JsonValue& a, const JsonValue& b) {
   return a == b;
 }
 
+void DropEmptyMetadata(JsonValue& obj) {
+  JsonValue* meta = MutableMember(obj, "metadata");
+  if (!meta || !meta->IsObject()) return;
+  for (const char* f : {"labels", "annotations", "finalizers", "ownerReferences", "managedFields"}) {
+    const JsonValue* v = Member(*meta, f);
+    if (!v) continue;
+    if (v->IsNull() || (v->IsObject() && v->MemberCount() == 0) || (v->IsArray() && v->Empty())) RemoveMember(*meta, f);
+  }
+}
+
 std::string PodQosClass(const JsonValue& pod) {
   const JsonValue* spec = Member(pod, "spec");
   if (!spec) return "BestEffort";
@@ -67,6 +77,7 @@ std::string PodQosClass(const JsonValue& pod) {
 }
 
 void PrepareForCreate(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& a) {
+  DropEmptyMetadata(obj);
   JsonValue& meta = EnsureObject(obj, "metadata", a);
   if (HasGeneration(info)) SetMember(meta, "generation", JsonValue(1), a);
   else RemoveMember(meta, "generation");
@@ -89,6 +100,7 @@ void PrepareForCreate(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& 
 
 void PrepareForUpdate(const api::ResourceInfo& info, JsonValue& obj, const JsonValue& old, bool status_only,
                       JsonAlloc& a) {
+  DropEmptyMetadata(obj);
   if (status_only) {
     // Everything but status comes from the stored object.
     JsonValue status(rapidjson::kObjectType);

@@ -16,6 +16,9 @@ void PrepareForCreate(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& 
 // Bumps generation when the spec changed.
 void PrepareForUpdate(const api::ResourceInfo& info, JsonValue& obj, const JsonValue& old, bool status_only,
                       JsonAlloc& a);
+// Drops metadata fields that are empty, as Go's omitempty does when upstream serializes
+// (labels {}, annotations {}, finalizers [], ownerReferences [], managedFields []).
+void DropEmptyMetadata(JsonValue& obj);
 // "Guaranteed", "Burstable" or "BestEffort" for a pod spec.
 std::string PodQosClass(const JsonValue& pod);
 // True when two JSON values are equal (objects compared regardless of member order).

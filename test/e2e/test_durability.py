@@ -9,13 +9,31 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import MinikServer, main  # noqa: E402
 
+NS = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n"
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\ndata:\n  a: b\n"
+DEPLOY = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: busybox
+"""
+
 
 class Durability(unittest.TestCase):
     def test_restart_keeps_objects(self):
         with MinikServer() as s:
-            s.kubectl("create", "namespace", "keep")
-            s.kubectl("-n", "keep", "create", "configmap", "c", "--from-literal=a=b")
-            s.kubectl("-n", "keep", "create", "deployment", "web", "--image=busybox")
+            s.kubectl("apply", "-f", "-", input=NS.format("keep"))
+            s.kubectl("-n", "keep", "apply", "-f", "-", input=CM.format("c"))
+            s.kubectl("-n", "keep", "apply", "-f", "-", input=DEPLOY)
             rv_before = s.kubectl("-n", "keep", "get", "cm", "c", "-o", "jsonpath={.metadata.resourceVersion}").out
             self.assertEqual(s.terminate(), 0, s.logs())
             s.start()
@@ -24,13 +42,13 @@ class Durability(unittest.TestCase):
                              rv_before)
             s.kubectl("-n", "keep", "get", "deployment", "web")
             # New writes continue the revision sequence.
-            s.kubectl("-n", "keep", "create", "configmap", "d")
+            s.kubectl("-n", "keep", "apply", "-f", "-", input=CM.format("d"))
             rv_after = s.kubectl("-n", "keep", "get", "cm", "d", "-o", "jsonpath={.metadata.resourceVersion}").out
             self.assertGreater(int(rv_after), int(rv_before))
 
     def test_kill_9_during_create_storm_loses_nothing_acknowledged(self):
         with MinikServer() as s:
-            s.kubectl("create", "namespace", "storm")
+            s.kubectl("apply", "-f", "-", input=NS.format("storm"))
             tls = os.path.join(s.data_dir, "server", "tls")
             storm = subprocess.Popen(["ip", "netns", "exec", s.ns, sys.executable,
                                       os.path.join(os.path.dirname(__file__), "create_storm.py"),

@@ -125,7 +125,7 @@ class Crud(ServerTestCase):
         self.assertFails(r, 'Error from server (NotFound): configmaps "nope" not found')
         self.kn("create", "configmap", "dup")
         r = self.kn("create", "configmap", "dup", check=False)
-        self.assertFails(r, 'Error from server (AlreadyExists): configmaps "dup" already exists')
+        self.assertFails(r, 'error: failed to create configmap: configmaps "dup" already exists')
 
     def test_apply_file_dir_recursive_multidoc(self):
         d = tempfile.mkdtemp(dir=self.server.tmp)
@@ -256,8 +256,13 @@ data:
 class Errors(ServerTestCase):
     def test_invalid_name(self):
         r = self.kn("create", "configmap", "Bad_Name", check=False)
-        self.assertFails(r, 'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": '
-                            "a lowercase RFC 1123 subdomain must consist of")
+        self.assertFails(r, 'error: failed to create configmap: ConfigMap "Bad_Name" is invalid: metadata.name: '
+                            'Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case '
+                            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+                            "(e.g. 'example.com', regex used for validation is "
+                            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+        r = self.kn("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n", check=False)
+        self.assertFails(r, 'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"')
 
     def test_wrong_kind(self):
         r = self.kn("apply", "-f", "-", input="apiVersion: v1\nkind: Nope\nmetadata:\n  name: x\n", check=False)
@@ -280,7 +285,10 @@ class Errors(ServerTestCase):
 
     def test_missing_namespace(self):
         r = self.k("create", "configmap", "x", "-n", "does-not-exist", check=False)
-        self.assertFails(r, 'Error from server (NotFound): namespaces "does-not-exist" not found')
+        self.assertFails(r, 'error: failed to create configmap: namespaces "does-not-exist" not found')
+        r = self.k("apply", "-n", "does-not-exist", "-f", "-",
+                   input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", check=False)
+        self.assertFails(r, 'namespaces "does-not-exist" not found')
 
     def test_server_keeps_serving(self):
         self.server.curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "{not json",

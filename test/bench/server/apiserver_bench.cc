@@ -32,6 +32,7 @@ struct Args {
   int watchers = 1000;
   int events = 20;
   std::string ns = "bench";
+  int payload = 64;
 };
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -59,9 +60,11 @@ http::ClientPtr MakeClient(http::Loop& loop, const Args& a, size_t conns) {
   return std::move(*c);
 }
 
+int g_payload = 64;
+
 std::string ConfigMap(const std::string& name) {
   return "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
-         "\"},\"data\":{\"k\":\"" + std::string(64, 'x') + "\"}}";
+         "\"},\"data\":{\"k\":\"" + std::string(static_cast<size_t>(g_payload), 'x') + "\"}}";
 }
 
 // Runs `total` requests with `concurrency` in flight; returns per-request latencies.
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
     else if (f == "--gets") a.gets = std::atoi(v.c_str());
     else if (f == "--watchers") a.watchers = std::atoi(v.c_str());
     else if (f == "--namespace") a.ns = v;
+    else if (f == "--payload") a.payload = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown flag %s\n", f.c_str());
       return 2;
@@ -115,6 +119,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: apiserver_bench --port P --tls-dir DIR [--creates N] [--watchers N]\n");
     return 2;
   }
+  g_payload = a.payload;
   http::Loop loop;
   auto one = MakeClient(loop, a, 1);
   auto many = MakeClient(loop, a, 64);
@@ -133,15 +138,18 @@ int main(int argc, char** argv) {
 
   // 1. Creates from one client.
   auto t0 = Clock::now();
+  if (a.single_creates > 0) {
   auto lat1 = Drive(loop, *one, a.single_creates, 1, [&](int i, http::ResponseCallback cb) {
     one->Request("POST", base, {{"Content-Type", "application/json"}}, ConfigMap("s-" + std::to_string(i)), cb);
   }, &failures);
   double secs = Ms(Clock::now() - t0) / 1000;
   std::printf("create_1_client: %d creates in %.2f s = %.0f/s, p50 %.3f ms, p99 %.3f ms, failures %d\n",
               a.single_creates, secs, a.single_creates / secs, Percentile(lat1, 0.5), Percentile(lat1, 0.99), failures);
+  }
 
   // 2. Creates from 64 concurrent clients.
   failures = 0;
+  double secs = 0;
   t0 = Clock::now();
   auto lat64 = Drive(loop, *many, a.creates, 64, [&](int i, http::ResponseCallback cb) {
     many->Request("POST", base, {{"Content-Type", "application/json"}}, ConfigMap("c-" + std::to_string(i)), cb);
@@ -152,6 +160,7 @@ int main(int argc, char** argv) {
 
   // 3. GET latency from one client.
   failures = 0;
+  if (a.gets == 0 || a.single_creates == 0) return 0;
   auto latg = Drive(loop, *one, a.gets, 1, [&](int i, http::ResponseCallback cb) {
     one->Request("GET", base + "/s-" + std::to_string(i % std::max(1, a.single_creates)), {}, "", cb);
   }, &failures);
@@ -159,6 +168,7 @@ int main(int argc, char** argv) {
               Percentile(latg, 0.99), failures);
 
   // 4. Watch fan-out: N watchers on the namespace's configmaps, then `events` updates.
+  if (a.watchers == 0) return 0;
   auto watch_client = MakeClient(loop, a, static_cast<size_t>(a.watchers) + 1);
   std::vector<http::HandlePtr> streams;
   std::vector<double> deliver;
@@ -180,13 +190,22 @@ int main(int argc, char** argv) {
     streams.push_back(watch_client->Stream(
         "GET", base + "?watch=true&fieldSelector=metadata.name%3Dwatched&resourceVersion=0", {}, "", std::move(cbs)));
   }
+  auto ready_guard = loop.AddTimer(30000, 0, [&]() {
+    std::fprintf(stderr, "only %d of %d watches started within 30 s\n", ready, a.watchers);
+    loop.Stop();
+  });
   loop.Run();
+  ready_guard.reset();
   for (round = 0; round < a.events; ++round) {
     received = 0;
     marker = "round-" + std::to_string(round) + "-";
     std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"watched\"},\"data\":{\"m\":\"" +
                        marker + "\"}}";
     sent = Clock::now();
+    auto guard = loop.AddTimer(10000, 0, [&]() {
+      std::fprintf(stderr, "round %d: only %d of %d watchers got the event within 10 s\n", round, received, a.watchers);
+      loop.Stop();
+    });
     if (round == 0) {
       one->Request("POST", base, {{"Content-Type", "application/json"}}, body, [](StatusOr<http::Response>) {});
     } else {
