@@ -141,6 +141,7 @@ void ApiServer::Handle(http::Request& req, http::ResponseWriterPtr resp) {
       c->user = "minik:token";
     }
   }
+  MINIK_LOG(Debug) << c->req.method << " " << c->req.target << " user=" << (c->user.empty() ? "<none>" : c->user);
   if (c->user.empty()) {
     SendStatus(*c->resp, Status::Unauthorized("Unauthorized"));
     return;
@@ -296,7 +297,8 @@ void ApiServer::DoList(const CallPtr& c) {
     at_revision = token->revision;
   }
   ObjectStore::Page page;
-  auto keep = [&](const StoredObject& o) { return (*filter)(*o.object); };
+  std::function<bool(const StoredObject&)> keep;
+  if (!filter->selects_all) keep = [&](const StoredObject& o) { return (*filter)(*o.object); };
   if (at_revision != 0 && at_revision != store_.revision()) {
     auto p = store_.ListAt(prefix, start_after, limit, at_revision, keep);
     if (!p.ok()) {

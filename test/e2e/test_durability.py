@@ -1,4 +1,5 @@
 """Restarts and crashes lose nothing that was acknowledged."""
+import json
 import os
 import signal
 import subprocess
@@ -41,6 +42,14 @@ class Durability(unittest.TestCase):
             self.assertEqual(s.kubectl("-n", "keep", "get", "cm", "c", "-o", "jsonpath={.metadata.resourceVersion}").out,
                              rv_before)
             s.kubectl("-n", "keep", "get", "deployment", "web")
+            # History from before the restart is gone: a watch from there gets 410 Expired.
+            old = int(rv_before) - 1
+            r = s.curl(s.url(f"/api/v1/namespaces/keep/configmaps?watch=true&resourceVersion={old}&timeoutSeconds=1"))
+            ev = json.loads(r.out.splitlines()[0])
+            self.assertEqual(ev["type"], "ERROR")
+            self.assertEqual(ev["object"]["code"], 410)
+            self.assertEqual(ev["object"]["reason"], "Expired")
+            self.assertTrue(ev["object"]["message"].startswith(f"too old resource version: {old} ("), ev)
             # New writes continue the revision sequence.
             s.kubectl("-n", "keep", "apply", "-f", "-", input=CM.format("d"))
             rv_after = s.kubectl("-n", "keep", "get", "cm", "d", "-o", "jsonpath={.metadata.resourceVersion}").out

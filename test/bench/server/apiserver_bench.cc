@@ -177,10 +177,9 @@ int main(int argc, char** argv) {
   std::string marker;
   for (int w = 0; w < a.watchers; ++w) {
     http::StreamCallbacks cbs;
-    cbs.on_response = [&](const http::Response&) {
-      if (++ready == a.watchers) loop.Stop();
-    };
+    cbs.on_response = [&](const http::Response&) { ++ready; };
     cbs.on_data = [&](std::string_view d) {
+      if (getenv("BENCH_DEBUG")) std::fprintf(stderr, "data: %.*s\n", static_cast<int>(d.size()), d.data());
       if (!marker.empty() && d.find(marker) != std::string_view::npos) {
         deliver.push_back(Ms(Clock::now() - sent));
         if (++received == a.watchers) loop.Stop();
@@ -194,8 +193,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "only %d of %d watches started within 30 s\n", ready, a.watchers);
     loop.Stop();
   });
+  auto ready_poll = loop.AddTimer(1, 1, [&]() {
+    if (ready == a.watchers) loop.Stop();
+  });
   loop.Run();
   ready_guard.reset();
+  ready_poll.reset();
   for (round = 0; round < a.events; ++round) {
     received = 0;
     marker = "round-" + std::to_string(round) + "-";
