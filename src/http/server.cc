@@ -252,6 +252,8 @@ class Response final : public ResponseWriter {
     if (head_ || no_body) body.clear();
     Conn* c = conn_;
     conn_ = nullptr;
+    auto drop = std::move(on_close_);
+    on_close_ = nullptr;
     c->WriteOut(std::move(head), std::move(body));
     c->ResponseEnded(keep_alive_);
   }
@@ -293,6 +295,9 @@ class Response final : public ResponseWriter {
     ended_ = true;
     Conn* c = conn_;
     conn_ = nullptr;
+    // The response is complete: drop the close callback (it may hold what holds this writer).
+    auto drop = std::move(on_close_);
+    on_close_ = nullptr;
     c->WriteOut("0\r\n\r\n", std::string());
     c->ResponseEnded(keep_alive_);
   }

@@ -56,6 +56,7 @@ class ApiServer {
   void DoCreate(const CallPtr& c);
   void DoUpdate(const CallPtr& c);
   void DoPatch(const CallPtr& c);
+  void PatchAttempt(const CallPtr& c, int tries);
   void DoDelete(const CallPtr& c);
   void DoDeleteCollection(const CallPtr& c);
   void DoBinding(const CallPtr& c);

@@ -348,7 +348,6 @@ void ApiServer::CommitUpdate(const CallPtr& c, const api::ResourceInfo& info, co
 // ---- patch -------------------------------------------------------------------------------
 
 void ApiServer::DoPatch(const CallPtr& c) {
-  const auto& info = *c->ri.info;
   const std::string* ct = c->req.Header("content-type");
   std::string type = ct ? std::string(Trim(Split(*ct, ';')[0])) : "";
   if (type != "application/json-patch+json" && type != "application/merge-patch+json" &&
@@ -358,45 +357,43 @@ void ApiServer::DoPatch(const CallPtr& c) {
                                     "application/json-patch+json, application/merge-patch+json, "
                                     "application/strategic-merge-patch+json"));
   }
+  PatchAttempt(c, 0);
+}
+
+void ApiServer::PatchAttempt(const CallPtr& c, int tries) {
+  const auto& info = *c->ri.info;
+  const std::string* ct = c->req.Header("content-type");
+  std::string type = ct ? std::string(Trim(Split(*ct, ';')[0])) : "";
   bool status_only = c->ri.subresource == "status";
   std::string key = StorageKey(info, c->ri.namespace_, c->ri.name);
-  auto attempt = std::make_shared<std::function<void(int)>>();
-  std::weak_ptr<std::function<void(int)>> weak = attempt;
-  *attempt = [this, c, &info, key, type, status_only, weak](int tries) {
-    ObjectPtr old = store_.Get(key);
-    if (!old) return SendStatus(*c->resp, api::NotFoundError(info.group, info.plural, c->ri.name));
-    JsonDoc base;
-    base.CopyFrom(*old->object, base.GetAllocator());
-    StatusOr<JsonDoc> patched = Status::Internal("unreachable");
-    if (type == "application/json-patch+json") patched = api::ApplyJsonPatch(base, c->req.body);
-    else if (type == "application/merge-patch+json") patched = api::ApplyMergePatch(base, c->req.body);
-    else patched = api::ApplyStrategicMergePatch(base, c->req.body, info.api_version(), info.kind);
-    if (!patched.ok()) return SendStatus(*c->resp, patched.error());
-    auto doc = std::make_shared<JsonDoc>(std::move(*patched));
-    if (!doc->IsObject()) return SendStatus(*c->resp, Status::BadRequest("the patched object is not a JSON object"));
-    if (Status st = CheckTypeMeta(info, *doc, info.kind, info.api_version()); !st.ok()) return SendStatus(*c->resp, st);
-    std::string name = MetaString(*doc, "name");
-    if (name != c->ri.name) {
-      return SendStatus(*c->resp, Status::BadRequest("the name of the object (" + name +
-                                                     ") does not match the name on the URL (" + c->ri.name + ")"));
-    }
-    // A resourceVersion in the patch is a precondition; otherwise the patch applies to the latest.
-    std::string rv = MetaString(*doc, "resourceVersion");
-    if (!rv.empty() && rv != std::to_string(old->kv.mod_revision)) {
-      return SendStatus(*c->resp, api::ConflictError(info.group, info.plural, name, api::kOptimisticLockMessage));
-    }
-    api::ApplyDefaults(info, *doc, doc->GetAllocator());
-    CommitUpdate(c, info, key, old, doc, status_only, [this, c, &info, name, tries, weak](StatusOr<ObjectPtr> r) {
-      if (!r.ok() && r.error().code() == Code::kConflict && tries < 5) {
-        if (auto again = weak.lock()) return (*again)(tries + 1);
-      }
-      if (!r.ok()) return SendStatus(*c->resp, r.error());
-      SendWritten(*c, 200, *r);
-    });
-  };
-  // Keep the retry closure alive for the duration of the request.
-  c->resp->OnClose([attempt]() {});
-  (*attempt)(0);
+  ObjectPtr old = store_.Get(key);
+  if (!old) return SendStatus(*c->resp, api::NotFoundError(info.group, info.plural, c->ri.name));
+  StatusOr<JsonDoc> patched = Status::Internal("unreachable");
+  if (type == "application/json-patch+json") patched = api::ApplyJsonPatch(*old->object, c->req.body);
+  else if (type == "application/merge-patch+json") patched = api::ApplyMergePatch(*old->object, c->req.body);
+  else patched = api::ApplyStrategicMergePatch(*old->object, c->req.body, info.api_version(), info.kind);
+  if (!patched.ok()) return SendStatus(*c->resp, patched.error());
+  auto doc = std::make_shared<JsonDoc>(std::move(*patched));
+  if (!doc->IsObject()) return SendStatus(*c->resp, Status::BadRequest("the patched object is not a JSON object"));
+  if (Status st = CheckTypeMeta(info, *doc, info.kind, info.api_version()); !st.ok()) return SendStatus(*c->resp, st);
+  std::string name = MetaString(*doc, "name");
+  if (name != c->ri.name) {
+    return SendStatus(*c->resp, Status::BadRequest("the name of the object (" + name +
+                                                   ") does not match the name on the URL (" + c->ri.name + ")"));
+  }
+  // A resourceVersion in the patch is a precondition; otherwise the patch applies to the latest.
+  std::string rv = MetaString(*doc, "resourceVersion");
+  if (!rv.empty() && rv != std::to_string(old->kv.mod_revision)) {
+    return SendStatus(*c->resp, api::ConflictError(info.group, info.plural, name, api::kOptimisticLockMessage));
+  }
+  bool precondition = !rv.empty();
+  api::ApplyDefaults(info, *doc, doc->GetAllocator());
+  CommitUpdate(c, info, key, old, doc, status_only, [this, c, tries, precondition](StatusOr<ObjectPtr> r) {
+    // Without a precondition a patch re-applies to the newest object when it lost a race.
+    if (!r.ok() && r.error().code() == Code::kConflict && !precondition && tries < 5) return PatchAttempt(c, tries + 1);
+    if (!r.ok()) return SendStatus(*c->resp, r.error());
+    SendWritten(*c, 200, *r);
+  });
 }
 
 // ---- delete ------------------------------------------------------------------------------

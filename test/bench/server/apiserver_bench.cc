@@ -185,7 +185,9 @@ int main(int argc, char** argv) {
         if (++received == a.watchers) loop.Stop();
       }
     };
-    cbs.on_done = [](Status) {};
+    cbs.on_done = [](Status st) {
+      if (getenv("BENCH_DEBUG")) std::fprintf(stderr, "done: %s\n", st.ToString().c_str());
+    };
     streams.push_back(watch_client->Stream(
         "GET", base + "?watch=true&fieldSelector=metadata.name%3Dwatched&resourceVersion=0", {}, "", std::move(cbs)));
   }
