@@ -75,7 +75,8 @@ struct Client::Impl {
   // A connection failed before it was usable: when no other one works, fail what waits.
   void ConnectFailed(const Status& why);
   void Resolve();
-  void CloseAll();
+  // Closes every connection and fails what is queued or in flight (streams included) with why.
+  void CloseAll(const Status& why);
 
   Loop& loop;
   ClientOptions options;
@@ -170,6 +171,7 @@ class ClientConn final : public Transport {
 
   bool ready() const { return established() && !closed() && !call_; }
   bool busy() const { return call_ != nullptr; }
+  bool streaming() const { return call_ != nullptr && call_->streaming && !call_->done; }
   bool connecting() const { return !established() && !closed(); }
 
   void Assign(CallPtr call) {
@@ -409,17 +411,17 @@ class StreamHandle final : public Handle {
 
 Client::Impl::~Impl() {
   if (resolving != nullptr) resolving->impl = nullptr;
-  CloseAll();
+  CloseAll(Status::Unavailable("client closed"));
 }
 
-void Client::Impl::CloseAll() {
+void Client::Impl::CloseAll(const Status& why) {
   closing = true;
   std::deque<CallPtr> pending;
   pending.swap(queue);
   std::vector<ClientConn*> all = conns;
-  for (ClientConn* c : all) c->Close(Status::Unavailable("client closed"));
+  for (ClientConn* c : all) c->Close(why);
   conns.clear();
-  for (auto& call : pending) call->Fail(Status::Unavailable("client closed"));
+  for (auto& call : pending) call->Fail(why);
   closing = false;
 }
 
@@ -637,7 +639,20 @@ HandlePtr Client::Stream(std::string method, std::string path, Headers headers, 
   return std::make_unique<StreamHandle>(std::move(call));
 }
 
-void Client::CloseHandles() { impl_->CloseAll(); }
+void Client::CloseHandles() {
+  // Called by Loop::Run() as it returns (no libuv handle may outlive Run()): every connection
+  // goes, open watch streams included. Say so, since a caller that stops and restarts the loop
+  // while holding a stream otherwise sees its watch fall silent with no clue why.
+  size_t streams = 0;
+  for (const auto& call : impl_->queue) streams += call->streaming && !call->done ? 1 : 0;
+  for (ClientConn* c : impl_->conns) streams += c->streaming() ? 1 : 0;
+  if (streams > 0) {
+    MINIK_LOG(Warning) << "http client: the event loop stopped with " << streams
+                       << " stream(s) open; they end now (Loop::Run() closes every connection when it returns)";
+  }
+  impl_->CloseAll(Status::Unavailable(
+      "event loop stopped: Loop::Run() returned and closed the client's connections"));
+}
 
 size_t Client::connections() const { return impl_->conns.size(); }
 size_t Client::connections_opened() const { return impl_->opened; }

@@ -66,10 +66,13 @@ class Client : public Loop::Owner {
   // header is added for a non-empty body, and Host and Authorization when missing.
   void Request(std::string method, std::string path, Headers headers, std::string body, ResponseCallback cb);
   // A streamed request that holds a connection until the body ends or the handle is destroyed
-  // (which closes that connection).
+  // (which closes that connection). Like every connection, it does not survive Loop::Run()
+  // returning: Run() calls CloseHandles(), and the stream ends with on_done(Unavailable). Keep
+  // the loop running for as long as a stream is wanted (do not Stop() and Run() again).
   HandlePtr Stream(std::string method, std::string path, Headers headers, std::string body, StreamCallbacks cbs);
 
-  // Closes every connection; requests in flight fail with Unavailable.
+  // Closes every connection; requests in flight and open streams fail with Unavailable. Loop::Run()
+  // calls this as it returns; requests made afterwards open new connections.
   void CloseHandles() override;
   // Connections open now (idle or busy).
   size_t connections() const;

@@ -37,8 +37,9 @@ struct ApiServer::Call {
 StatusOr<JsonDoc> DecodeRequestBody(const http::Request& req);
 
 // Response helpers.
+// warning: an optional Warning header text (upstream's deprecation warnings).
 void SendJson(http::ResponseWriter& resp, int code, std::string body,
-              const char* content_type = "application/json");
+              const char* content_type = "application/json", const char* warning = nullptr);
 void SendStatus(http::ResponseWriter& resp, const Status& status);
 // Rewrites <, > and & inside JSON text as Go's encoder writes them (\u003c, \u003e, \u0026).
 void GoEscapeHtml(std::string* json);

@@ -45,9 +45,12 @@ void GoEscapeHtml(std::string* json) {
   json->swap(out);
 }
 
-void SendJson(http::ResponseWriter& resp, int code, std::string body, const char* content_type) {
+void SendJson(http::ResponseWriter& resp, int code, std::string body, const char* content_type,
+              const char* warning) {
   GoEscapeHtml(&body);
-  resp.Send(code, {{"Content-Type", content_type}, {"Cache-Control", "no-cache, private"}}, std::move(body));
+  http::ResponseWriter::Headers h = {{"Content-Type", content_type}, {"Cache-Control", "no-cache, private"}};
+  if (warning) h.emplace_back("Warning", std::string("299 - \"") + warning + "\"");
+  resp.Send(code, h, std::move(body));
 }
 
 StatusOr<JsonDoc> DecodeRequestBody(const http::Request& req) {
@@ -254,9 +257,47 @@ std::string RvString(int64_t rv) { return std::to_string(rv); }
 
 }  // namespace
 
+namespace {
+
+// ComponentStatus is computed, not stored: the control plane's parts live in this process, so
+// they are healthy whenever the API answers (upstream probes scheduler, controller-manager, etcd).
+ObjectPtr ComponentStatus(const std::string& name, int64_t revision) {
+  auto doc = std::make_shared<JsonDoc>();
+  auto parsed = ParseJson("{\"kind\":\"ComponentStatus\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" + name +
+                          "\"},\"conditions\":[{\"type\":\"Healthy\",\"status\":\"True\",\"message\":\"ok\"}]}");
+  *doc = std::move(*parsed);
+  return MakeStoredObject("/componentstatuses/" + name, revision, std::move(doc));
+}
+
+std::vector<ObjectPtr> ComponentStatuses(int64_t revision) {
+  return {ComponentStatus("controller-manager", revision), ComponentStatus("etcd-0", revision),
+          ComponentStatus("scheduler", revision)};
+}
+
+bool IsComponentStatus(const api::ResourceInfo& info) { return info.group.empty() && info.kind == "ComponentStatus"; }
+
+// Upstream's deprecation warning for a resource, or nullptr.
+const char* Deprecation(const api::ResourceInfo& info) {
+  return IsComponentStatus(info) ? "v1 ComponentStatus is deprecated in v1.19+" : nullptr;
+}
+
+const char* TableType(const std::string& version) {
+  return version == "v1" ? "application/json;as=Table;v=v1;g=meta.k8s.io"
+                         : "application/json;as=Table;v=v1beta1;g=meta.k8s.io";
+}
+
+}  // namespace
+
 void ApiServer::DoGet(const CallPtr& c) {
   const auto& info = *c->ri.info;
-  ObjectPtr obj = store_.Get(StorageKey(info, c->ri.namespace_, c->ri.name));
+  ObjectPtr obj;
+  if (IsComponentStatus(info)) {
+    for (auto& cs : ComponentStatuses(store_.revision())) {
+      if (cs->kv.key == "/componentstatuses/" + c->ri.name) obj = cs;
+    }
+  } else {
+    obj = store_.Get(StorageKey(info, c->ri.namespace_, c->ri.name));
+  }
   if (!obj) {
     SendStatus(*c->resp, api::NotFoundError(info.group, info.plural, c->ri.name));
     return;
@@ -264,13 +305,12 @@ void ApiServer::DoGet(const CallPtr& c) {
   if (c->table) {
     std::string include = c->Param("includeObject");
     SendJson(*c->resp, 200, EncodeTable(info, {obj}, RvString(obj->kv.mod_revision), "", -1, include, clock_.Now(), true),
-             c->table_version == "v1" ? "application/json;as=Table;v=v1;g=meta.k8s.io"
-                                      : "application/json;as=Table;v=v1beta1;g=meta.k8s.io");
+             TableType(c->table_version), Deprecation(info));
     return;
   }
   std::string body;
   AppendObjectJson(*obj->object, false, &body);
-  SendJson(*c->resp, 200, std::move(body));
+  SendJson(*c->resp, 200, std::move(body), "application/json", Deprecation(info));
 }
 
 void ApiServer::DoList(const CallPtr& c) {
@@ -310,6 +350,11 @@ void ApiServer::DoList(const CallPtr& c) {
       return;
     }
     page = std::move(*p);
+  } else if (IsComponentStatus(info)) {
+    page.revision = store_.revision();
+    for (auto& cs : ComponentStatuses(page.revision)) {
+      if (!keep || keep(*cs)) page.items.push_back(cs);
+    }
   } else {
     page = store_.List(prefix, start_after, limit, keep);
     if (at_revision) page.revision = at_revision;
@@ -323,8 +368,7 @@ void ApiServer::DoList(const CallPtr& c) {
     SendJson(*c->resp, 200,
              EncodeTable(info, page.items, RvString(page.revision), next, page.more ? remaining : -1,
                          c->Param("includeObject"), clock_.Now(), true),
-             c->table_version == "v1" ? "application/json;as=Table;v=v1;g=meta.k8s.io"
-                                      : "application/json;as=Table;v=v1beta1;g=meta.k8s.io");
+             TableType(c->table_version), Deprecation(info));
     return;
   }
   std::string body;
@@ -341,7 +385,7 @@ void ApiServer::DoList(const CallPtr& c) {
     AppendObjectJson(*page.items[i]->object, true, &body);
   }
   body += "]}";
-  SendJson(*c->resp, 200, std::move(body));
+  SendJson(*c->resp, 200, std::move(body), "application/json", Deprecation(info));
 }
 
 }  // namespace minik::server

@@ -1,6 +1,6 @@
 // API server benchmark: drives a running minik over HTTPS with the admin client certificate.
 //
-//   apiserver_bench --port 6443 --tls-dir <data-dir>/server/tls [--creates N] [--watchers N]
+//   apiserver_bench --port 6443 --tls-dir <data-dir>/server/tls [--creates N] [--watchers N] [--events N]
 //
 // Measures: creates/s from 1 client (keep-alive, one request at a time) and from 64 concurrent
 // clients; GET latency (p50/p99) from one client; the delivery latency of one watch event to
@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
     else if (f == "--single-creates") a.single_creates = std::atoi(v.c_str());
     else if (f == "--gets") a.gets = std::atoi(v.c_str());
     else if (f == "--watchers") a.watchers = std::atoi(v.c_str());
+    else if (f == "--events") a.events = std::atoi(v.c_str());
     else if (f == "--namespace") a.ns = v;
     else if (f == "--payload") a.payload = std::atoi(v.c_str());
     else {
@@ -168,58 +170,115 @@ int main(int argc, char** argv) {
               Percentile(latg, 0.99), failures);
 
   // 4. Watch fan-out: N watchers on the namespace's configmaps, then `events` updates.
+  //
+  // The whole phase runs inside ONE loop.Run(): Run() closes every connection of every client
+  // on the loop when it returns (Loop::Owner), which ends open watch streams. Stopping the loop
+  // between "all watches started" and the updates (as this bench once did) silently killed
+  // every watch, so no event ever arrived.
   if (a.watchers == 0) return 0;
+  const bool debug = getenv("BENCH_DEBUG") != nullptr;
   auto watch_client = MakeClient(loop, a, static_cast<size_t>(a.watchers) + 1);
   std::vector<http::HandlePtr> streams;
   std::vector<double> deliver;
+  std::vector<int> got_round(static_cast<size_t>(a.watchers), -1);  // last round each watcher saw
   Clock::time_point sent{};
-  int ready = 0, received = 0, round = 0;
+  int ready = 0, received = 0, round = -1, ended = 0, timeouts = 0;
+  auto t_watch = Clock::now();
+  double start_secs = 0;
+  bool finished = false;
   std::string marker;
-  for (int w = 0; w < a.watchers; ++w) {
-    http::StreamCallbacks cbs;
-    cbs.on_response = [&](const http::Response&) { ++ready; };
-    cbs.on_data = [&](std::string_view d) {
-      if (getenv("BENCH_DEBUG")) std::fprintf(stderr, "data: %.*s\n", static_cast<int>(d.size()), d.data());
-      if (!marker.empty() && d.find(marker) != std::string_view::npos) {
-        deliver.push_back(Ms(Clock::now() - sent));
-        if (++received == a.watchers) loop.Stop();
+  http::HandlePtr guard;
+  bool answered = false;  // the current round's update got its response
+  std::function<void()> next_round;
+  // A round ends when every watcher saw its event and the update was answered.
+  auto maybe_advance = [&]() {
+    if (answered && received == a.watchers) next_round();
+  };
+  next_round = [&]() {
+    guard.reset();
+    if (++round >= a.events) {
+      finished = true;
+      loop.Stop();
+      return;
+    }
+    received = 0;
+    answered = false;
+    marker = "round-" + std::to_string(round) + "-";
+    std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"watched\"},\"data\":{\"m\":\"" +
+                       marker + "\"}}";
+    guard = loop.AddTimer(10000, 0, [&]() {
+      std::fprintf(stderr, "round %d: only %d of %d watchers got the event within 10 s\n", round, received, a.watchers);
+      ++timeouts;
+      loop.Post([&, r = round]() {  // not from inside the guard's own callback
+        if (r == round) next_round();
+      });
+    });
+    sent = Clock::now();
+    auto check = [&, r = round](StatusOr<http::Response> resp) {
+      if (!resp.ok() || (resp->status != 200 && resp->status != 201)) {
+        std::fprintf(stderr, "round %d update failed: %s\n", r,
+                     resp.ok() ? (std::to_string(resp->status) + " " + resp->body).c_str()
+                               : resp.error().ToString().c_str());
+      }
+      if (r == round) {
+        answered = true;
+        maybe_advance();
       }
     };
-    cbs.on_done = [](Status st) {
-      if (getenv("BENCH_DEBUG")) std::fprintf(stderr, "done: %s\n", st.ToString().c_str());
+    if (round == 0) {
+      // Create it (a leftover from an earlier run in the same namespace is replaced instead).
+      one->Request("POST", base, {{"Content-Type", "application/json"}}, body,
+                   [&, body, check](StatusOr<http::Response> r) {
+                     if (r.ok() && r->status == 409) {
+                       one->Request("PUT", base + "/watched", {{"Content-Type", "application/json"}}, body, check);
+                       return;
+                     }
+                     check(std::move(r));
+                   });
+    } else {
+      one->Request("PUT", base + "/watched", {{"Content-Type", "application/json"}}, body, check);
+    }
+  };
+  for (int w = 0; w < a.watchers; ++w) {
+    http::StreamCallbacks cbs;
+    cbs.on_response = [&](const http::Response& r) {
+      if (r.status != 200) std::fprintf(stderr, "watch answered %d\n", r.status);
+      if (++ready == a.watchers) {
+        start_secs = Ms(Clock::now() - t_watch) / 1000;
+        guard.reset();
+        next_round();
+      }
+    };
+    cbs.on_data = [&, w](std::string_view d) {
+      if (debug) std::fprintf(stderr, "data %d: %.*s\n", w, static_cast<int>(d.size()), d.data());
+      if (round < 0 || got_round[static_cast<size_t>(w)] == round || marker.empty() ||
+          d.find(marker) == std::string_view::npos) {
+        return;
+      }
+      got_round[static_cast<size_t>(w)] = round;
+      deliver.push_back(Ms(Clock::now() - sent));
+      ++received;
+      maybe_advance();
+    };
+    cbs.on_done = [&, w](Status st) {
+      if (finished) return;
+      if (++ended <= 3) std::fprintf(stderr, "watch %d ended early: %s\n", w, st.ToString().c_str());
     };
     streams.push_back(watch_client->Stream(
         "GET", base + "?watch=true&fieldSelector=metadata.name%3Dwatched&resourceVersion=0", {}, "", std::move(cbs)));
   }
-  auto ready_guard = loop.AddTimer(30000, 0, [&]() {
+  guard = loop.AddTimer(30000, 0, [&]() {
     std::fprintf(stderr, "only %d of %d watches started within 30 s\n", ready, a.watchers);
     loop.Stop();
   });
-  auto ready_poll = loop.AddTimer(1, 1, [&]() {
-    if (ready == a.watchers) loop.Stop();
-  });
+  t_watch = Clock::now();
   loop.Run();
-  ready_guard.reset();
-  ready_poll.reset();
-  for (round = 0; round < a.events; ++round) {
-    received = 0;
-    marker = "round-" + std::to_string(round) + "-";
-    std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"watched\"},\"data\":{\"m\":\"" +
-                       marker + "\"}}";
-    sent = Clock::now();
-    auto guard = loop.AddTimer(10000, 0, [&]() {
-      std::fprintf(stderr, "round %d: only %d of %d watchers got the event within 10 s\n", round, received, a.watchers);
-      loop.Stop();
-    });
-    if (round == 0) {
-      one->Request("POST", base, {{"Content-Type", "application/json"}}, body, [](StatusOr<http::Response>) {});
-    } else {
-      one->Request("PUT", base + "/watched", {{"Content-Type", "application/json"}}, body, [](StatusOr<http::Response>) {});
-    }
-    loop.Run();
-  }
-  std::printf("watch_fanout: %d watchers x %d events, delivery p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", a.watchers,
-              a.events, Percentile(deliver, 0.5), Percentile(deliver, 0.99), Percentile(deliver, 1.0));
+  guard.reset();
+  std::printf("watch_fanout: %d watchers x %d events (%d started in %.2f s), delivery p50 %.2f ms, p99 %.2f ms, "
+              "max %.2f ms, deliveries %zu of %d, rounds timed out %d, streams ended early %d\n",
+              a.watchers, a.events, ready, start_secs, Percentile(deliver, 0.5),
+              Percentile(deliver, 0.99), Percentile(deliver, 1.0), deliver.size(), a.watchers * a.events, timeouts,
+              ended);
   streams.clear();
-  return 0;
+  return finished && timeouts == 0 && ended == 0 && ready == a.watchers ? 0 : 1;
 }
