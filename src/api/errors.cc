@@ -151,29 +151,7 @@ int HttpCode(const Status& s) {
   return 500;
 }
 
-std::string_view Reason(const Status& s) {
-  switch (s.code()) {
-    case Code::kOk: return "";
-    case Code::kNotFound: return "NotFound";
-    case Code::kAlreadyExists: return "AlreadyExists";
-    case Code::kConflict: return "Conflict";
-    case Code::kInvalid: return "Invalid";
-    case Code::kBadRequest: return "BadRequest";
-    case Code::kGone: return "Gone";
-    case Code::kExpired: return "Expired";
-    case Code::kForbidden: return "Forbidden";
-    case Code::kUnauthorized: return "Unauthorized";
-    case Code::kMethodNotAllowed: return "MethodNotAllowed";
-    case Code::kNotAcceptable: return "NotAcceptable";
-    case Code::kUnsupportedMediaType: return "UnsupportedMediaType";
-    case Code::kTooLarge: return "RequestEntityTooLarge";
-    case Code::kTimeout: return "Timeout";
-    case Code::kTooManyRequests: return "TooManyRequests";
-    case Code::kUnavailable: return "ServiceUnavailable";
-    case Code::kInternal: return "InternalError";
-  }
-  return "InternalError";
-}
+std::string_view Reason(const Status& s) { return s.ok() ? std::string_view() : CodeName(s.code()); }
 
 std::string StatusJson(const Status& s) {
   rapidjson::StringBuffer buf;

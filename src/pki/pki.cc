@@ -469,59 +469,5 @@ StatusOr<std::string> RandomHex(size_t n) {
   return out;
 }
 
-std::string Base64Encode(std::string_view data) {
-  static const char kAlpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t v = (static_cast<uint8_t>(data[i]) << 16) | (static_cast<uint8_t>(data[i + 1]) << 8) |
-                 static_cast<uint8_t>(data[i + 2]);
-    out.push_back(kAlpha[v >> 18]);
-    out.push_back(kAlpha[(v >> 12) & 63]);
-    out.push_back(kAlpha[(v >> 6) & 63]);
-    out.push_back(kAlpha[v & 63]);
-  }
-  size_t rest = data.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<uint8_t>(data[i]) << 16;
-    if (rest == 2) v |= static_cast<uint8_t>(data[i + 1]) << 8;
-    out.push_back(kAlpha[v >> 18]);
-    out.push_back(kAlpha[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kAlpha[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
-StatusOr<std::string> Base64Decode(std::string_view text) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (text.size() % 4 != 0) return Status::Invalid("illegal base64 data: length is not a multiple of 4");
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int pad = 0;
-    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
-    int v[4];
-    for (int j = 0; j < 4 - pad; ++j) {
-      v[j] = val(text[i + j]);
-      if (v[j] < 0) return Status::Invalid("illegal base64 data at input byte " + std::to_string(i + j));
-    }
-    for (int j = 4 - pad; j < 4; ++j) v[j] = 0;
-    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 255));
-    if (pad < 1) out.push_back(static_cast<char>(n & 255));
-  }
-  return out;
-}
 
 }  // namespace minik::pki

@@ -90,9 +90,5 @@ StatusOr<ServerPki> EnsureServerPki(const std::string& dir, const ServerPkiOptio
 
 // n random bytes from RAND_bytes as 2n lowercase hex digits.
 StatusOr<std::string> RandomHex(size_t n);
-// Standard base64 with padding (RFC 4648 §4), as Kubernetes' []byte JSON fields.
-std::string Base64Encode(std::string_view data);
-// Accepts padded standard base64; Invalid on anything else.
-StatusOr<std::string> Base64Decode(std::string_view text);
 
 }  // namespace minik::pki

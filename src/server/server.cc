@@ -98,7 +98,7 @@ std::string Kubeconfig(const std::string& server_url, const pki::ServerPki& p) {
   return "apiVersion: v1\n"
          "clusters:\n"
          "- cluster:\n"
-         "    certificate-authority-data: " + pki::Base64Encode(p.server_ca_pem) + "\n"
+         "    certificate-authority-data: " + Base64Encode(p.server_ca_pem) + "\n"
          "    server: " + server_url + "\n"
          "  name: default\n"
          "contexts:\n"
@@ -112,8 +112,8 @@ std::string Kubeconfig(const std::string& server_url, const pki::ServerPki& p) {
          "users:\n"
          "- name: default\n"
          "  user:\n"
-         "    client-certificate-data: " + pki::Base64Encode(p.admin_cert_pem) + "\n"
-         "    client-key-data: " + pki::Base64Encode(p.admin_key_pem) + "\n";
+         "    client-certificate-data: " + Base64Encode(p.admin_cert_pem) + "\n"
+         "    client-key-data: " + Base64Encode(p.admin_key_pem) + "\n";
 }
 
 }  // namespace

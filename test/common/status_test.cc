@@ -57,6 +57,14 @@ TEST_CASE("Base64 round-trips and rejects bad input") {
     CHECK(back == s);
   }
   CHECK(Base64Encode("hello") == "aGVsbG8=");
+  CHECK(Base64Encode("f") == "Zg==");
+  CHECK(Base64Encode("fo") == "Zm8=");
+  CHECK(Base64Encode("foobar") == "Zm9vYmFy");
+  CHECK(Base64Encode(std::string("\xff\xfe\x00", 3)) == "//4A");
+  std::string all, back;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  REQUIRE(Base64Decode(Base64Encode(all), &back));
+  CHECK(back == all);
   std::string out;
   CHECK_FALSE(Base64Decode("a$b=", &out));
 }

@@ -198,7 +198,11 @@ int main(int argc, char** argv) {
     guard.reset();
     if (++round >= a.events) {
       finished = true;
-      loop.Stop();
+      // End the watches before the loop stops (Run() would otherwise close them, with a warning).
+      loop.Post([&]() {
+        streams.clear();
+        loop.Stop();
+      });
       return;
     }
     received = 0;
