@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/registry.h"
 #include "common/json.h"
@@ -20,6 +21,7 @@ struct ApiServer::Call {
   RequestInfo ri;
   std::multimap<std::string, std::string> query;
   std::string user;
+  std::vector<std::string> groups;  // the user's groups (client certificate O entries, system:authenticated)
   bool table = false;          // Accept asked for as=Table
   std::string table_version;   // "v1" or "v1beta1"
   bool dry_run = false;

@@ -138,12 +138,14 @@ void ApiServer::Handle(http::Request& req, http::ResponseWriterPtr resp) {
   // Authentication: a verified client certificate, or the bearer token.
   if (c->req.peer.verified) {
     c->user = c->req.peer.common_name;
+    c->groups = c->req.peer.organizations;
   } else if (const std::string* auth = c->req.Header("authorization")) {
     if (auth->rfind("Bearer ", 0) == 0 && !options_.token.empty() &&
         std::string_view(*auth).substr(7) == options_.token) {
       c->user = "minik:token";
     }
   }
+  if (!c->user.empty()) c->groups.push_back("system:authenticated");
   MINIK_LOG(Debug) << c->req.method << " " << c->req.target << " user=" << (c->user.empty() ? "<none>" : c->user);
   if (c->user.empty()) {
     SendStatus(*c->resp, Status::Unauthorized("Unauthorized"));
@@ -157,6 +159,7 @@ void ApiServer::HandleInternal(http::Request& req, http::ResponseWriterPtr resp)
   c->req = std::move(req);
   c->resp = std::move(resp);
   c->user = "system:admin";
+  c->groups = {"system:masters", "system:authenticated"};
   Dispatch(c);
 }
 

@@ -177,6 +177,14 @@ class Semantics(ServerTestCase):
         out = self.k("get", "events", "-A").out
         self.assertIn("LAST SEEN", out.splitlines()[0])
 
+    def test_auth_reviews_are_answered_not_stored(self):
+        self.assertEqual(self.kn("auth", "can-i", "create", "pods").out.strip(), "yes")
+        who = self.k("auth", "whoami", "-o", "json").json()
+        self.assertEqual(who["status"]["userInfo"]["username"], "system:admin")
+        self.assertIn("system:masters", who["status"]["userInfo"]["groups"])
+        code, body = self.raw("GET", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+        self.assertEqual(code, 405, body)
+
 
 if __name__ == "__main__":
     main()
