@@ -278,6 +278,12 @@ std::vector<ResourceInfo> BuiltinResources() {
     Def d("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true);
     add(d.Short({"hpa"}).Categories({"all"}).Status());
   }
+  // ---- autoscaling/v1: served by conversion from the v2 storage version (api/conversion.h);
+  // `kubectl autoscale` writes this version.
+  {
+    Def d("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true);
+    add(d.Short({"hpa"}).Categories({"all"}).Status());
+  }
 
   // ---- batch/v1
   {

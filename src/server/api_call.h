@@ -25,6 +25,7 @@ struct ApiServer::Call {
   bool table = false;          // Accept asked for as=Table
   std::string table_version;   // "v1" or "v1beta1"
   bool dry_run = false;
+  std::vector<std::string> warnings;  // sent as Warning: 299 headers with the response
 
   // The first value of a query parameter, or "" when absent.
   std::string Param(const std::string& name) const {
@@ -39,9 +40,9 @@ struct ApiServer::Call {
 StatusOr<JsonDoc> DecodeRequestBody(const http::Request& req);
 
 // Response helpers.
-// warning: an optional Warning header text (upstream's deprecation warnings).
+// warnings: Warning header texts (deprecations, dropped fields), one `299 - "..."` header each.
 void SendJson(http::ResponseWriter& resp, int code, std::string body,
-              const char* content_type = "application/json", const char* warning = nullptr);
+              const char* content_type = "application/json", const std::vector<std::string>& warnings = {});
 void SendStatus(http::ResponseWriter& resp, const Status& status);
 // Rewrites <, > and & inside JSON text as Go's encoder writes them (\u003c, \u003e, \u0026).
 void GoEscapeHtml(std::string* json);

@@ -46,10 +46,18 @@ void GoEscapeHtml(std::string* json) {
 }
 
 void SendJson(http::ResponseWriter& resp, int code, std::string body, const char* content_type,
-              const char* warning) {
+              const std::vector<std::string>& warnings) {
   GoEscapeHtml(&body);
   http::ResponseWriter::Headers h = {{"Content-Type", content_type}, {"Cache-Control", "no-cache, private"}};
-  if (warning) h.emplace_back("Warning", std::string("299 - \"") + warning + "\"");
+  for (const auto& w : warnings) {
+    // The text is a quoted string in the header (RFC 7234): escape quotes and backslashes.
+    std::string q;
+    for (char ch : w) {
+      if (ch == '"' || ch == '\\') q += '\\';
+      q += ch;
+    }
+    h.emplace_back("Warning", "299 - \"" + q + "\"");
+  }
   resp.Send(code, h, std::move(body));
 }
 
@@ -176,6 +184,7 @@ void ApiServer::Dispatch(const CallPtr& c) {
     ServeNonResource(c);
     return;
   }
+  if (MaybeConvert(c)) return;
   NegotiateAccept(*c);
   for (auto it = c->query.equal_range("dryRun"); it.first != it.second; ++it.first) {
     if (it.first->second == "All") c->dry_run = true;
@@ -279,9 +288,10 @@ std::vector<ObjectPtr> ComponentStatuses(int64_t revision) {
 
 bool IsComponentStatus(const api::ResourceInfo& info) { return info.group.empty() && info.kind == "ComponentStatus"; }
 
-// Upstream's deprecation warning for a resource, or nullptr.
-const char* Deprecation(const api::ResourceInfo& info) {
-  return IsComponentStatus(info) ? "v1 ComponentStatus is deprecated in v1.19+" : nullptr;
+// Upstream's deprecation warnings for a resource.
+std::vector<std::string> Deprecation(const api::ResourceInfo& info) {
+  if (IsComponentStatus(info)) return {"v1 ComponentStatus is deprecated in v1.19+"};
+  return {};
 }
 
 const char* TableType(const std::string& version) {

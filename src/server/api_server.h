@@ -49,6 +49,8 @@ class ApiServer {
 
  private:
   void Dispatch(const CallPtr& c);
+  // Serves a version other than the storage version by conversion; false if not needed.
+  bool MaybeConvert(const CallPtr& c);
   void ServeNonResource(const CallPtr& c);
   void DoGet(const CallPtr& c);
   void DoList(const CallPtr& c);

@@ -5,6 +5,7 @@
 
 #include "api/defaults.h"
 #include "api/errors.h"
+#include "api/field_validation.h"
 #include "api/patch.h"
 #include "api/protobuf.h"
 #include "api/validation.h"
@@ -186,9 +187,49 @@ const JsonDoc& AnswerReview(const api::ResourceInfo& info, JsonDoc& doc, const A
   return doc;
 }
 
-void SendWritten(ApiServer::Call& c, int code, const ObjectPtr& o) { SendJson(*c.resp, code, ObjectJson(o)); }
+void SendWritten(ApiServer::Call& c, int code, const ObjectPtr& o) {
+  SendJson(*c.resp, code, ObjectJson(o), "application/json", c.warnings);
+}
 
-void SendDoc(ApiServer::Call& c, int code, const JsonValue& doc) { SendJson(*c.resp, code, ToJson(doc)); }
+void SendDoc(ApiServer::Call& c, int code, const JsonValue& doc) {
+  SendJson(*c.resp, code, ToJson(doc), "application/json", c.warnings);
+}
+
+// fieldValidation: Strict rejects unknown and duplicate fields, Warn (the default) reports them as
+// warnings, Ignore drops them silently. They are dropped from the object in every mode, as
+// upstream's decoding into typed objects does; type errors fail in every mode.
+StatusOr<std::string> FieldValidationMode(const ApiServer::Call& c) {
+  std::string mode = c.Param("fieldValidation");
+  if (mode.empty()) return std::string("Warn");
+  if (mode == "Strict" || mode == "Warn" || mode == "Ignore") return mode;
+  return Status::BadRequest("fieldValidation: Unsupported value: \"" + mode +
+                            "\": supported values: \"Ignore\", \"Strict\", \"Warn\"");
+}
+
+// For create and update bodies.
+Status ValidateFields(ApiServer::Call& c, JsonDoc& doc, const std::string& api_version, const std::string& kind) {
+  MINIK_ASSIGN_OR_RETURN(std::string mode, FieldValidationMode(c));
+  MINIK_ASSIGN_OR_RETURN(api::FieldProblems problems, api::PruneUnknownFields(api_version, kind, doc, doc.GetAllocator()));
+  if (problems.empty()) return Status::OK();
+  if (mode == "Strict") return api::StrictDecodingError(api_version, kind, problems);
+  if (mode == "Warn") c.warnings.insert(c.warnings.end(), problems.errors.begin(), problems.errors.end());
+  return Status::OK();
+}
+
+// For patched objects: upstream reports these as 422 on the field "patch".
+Status ValidatePatchedFields(ApiServer::Call& c, JsonDoc& doc, const std::string& api_version, const std::string& kind) {
+  MINIK_ASSIGN_OR_RETURN(std::string mode, FieldValidationMode(c));
+  std::string patched = ToJson(doc);
+  auto invalid = [&](const std::string& text) {
+    return api::InvalidError("", "", "", {api::FieldInvalid("patch", api::GoQuote(patched), text)});
+  };
+  auto problems = api::PruneUnknownFieldsBare(api_version, kind, doc, doc.GetAllocator());
+  if (!problems.ok()) return invalid(problems.error().message());
+  if (problems->empty()) return Status::OK();
+  if (mode == "Strict") return invalid(api::StrictDecodingMessage(*problems));
+  if (mode == "Warn") c.warnings.insert(c.warnings.end(), problems->errors.begin(), problems->errors.end());
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -205,6 +246,7 @@ void ApiServer::DoCreate(const CallPtr& c) {
   DocPtr doc = *body;
   // CheckTypeMeta swaps the document (and its allocator): take the allocator after it.
   if (Status st = CheckTypeMeta(info, *doc, info.kind, info.api_version()); !st.ok()) return SendStatus(*c->resp, st);
+  if (Status st = ValidateFields(*c, *doc, info.api_version(), info.kind); !st.ok()) return SendStatus(*c->resp, st);
   auto& a = doc->GetAllocator();
   JsonValue& meta = EnsureObject(*doc, "metadata", a);
   // Namespace.
@@ -284,6 +326,7 @@ void ApiServer::DoUpdate(const CallPtr& c) {
   if (!body.ok()) return SendStatus(*c->resp, body.error());
   DocPtr doc = *body;
   if (Status st = CheckTypeMeta(info, *doc, info.kind, info.api_version()); !st.ok()) return SendStatus(*c->resp, st);
+  if (Status st = ValidateFields(*c, *doc, info.api_version(), info.kind); !st.ok()) return SendStatus(*c->resp, st);
   std::string name = MetaString(*doc, "name");
   if (name.empty()) name = c->ri.name;
   if (name != c->ri.name) {
@@ -434,6 +477,8 @@ void ApiServer::PatchAttempt(const CallPtr& c, int tries) {
   auto doc = std::make_shared<JsonDoc>(std::move(*patched));
   if (!doc->IsObject()) return SendStatus(*c->resp, Status::BadRequest("the patched object is not a JSON object"));
   if (Status st = CheckTypeMeta(info, *doc, info.kind, info.api_version()); !st.ok()) return SendStatus(*c->resp, st);
+  if (tries == 0) c->warnings.clear();
+  if (Status st = ValidatePatchedFields(*c, *doc, info.api_version(), info.kind); !st.ok()) return SendStatus(*c->resp, st);
   std::string name = MetaString(*doc, "name");
   if (name != c->ri.name) {
     return SendStatus(*c->resp, Status::BadRequest("the name of the object (" + name +

@@ -124,7 +124,7 @@ TEST_CASE("lookups by path, kind and typed name") {
   CHECK(apps[4]->plural == "statefulsets");
 }
 
-TEST_CASE("groups come in upstream's discovery order, autoscaling serving v2 only") {
+TEST_CASE("groups come in upstream's discovery order, autoscaling serving v2 then v1") {
   std::vector<std::string> groups;
   for (const auto& g : Registry::Builtin().groups()) groups.push_back(g.group);
   const std::vector<std::string> want = {"",
@@ -145,8 +145,11 @@ TEST_CASE("groups come in upstream's discovery order, autoscaling serving v2 onl
                                          "discovery.k8s.io"};
   CHECK(groups == want);
   for (const auto& g : Registry::Builtin().groups()) {
-    CHECK(g.versions.size() == 1);
-    if (g.group == "autoscaling") CHECK(g.versions[0] == "v2");
+    if (g.group == "autoscaling") {
+      CHECK(g.versions == std::vector<std::string>{"v2", "v1"});
+    } else {
+      CHECK(g.versions.size() == 1);
+    }
   }
 }
 
