@@ -268,6 +268,18 @@ class Errors(ServerTestCase):
         r = self.kn("apply", "-f", "-", input="apiVersion: v1\nkind: Nope\nmetadata:\n  name: x\n", check=False)
         self.assertFails(r, 'no matches for kind "Nope" in version "v1"')
 
+    def test_unknown_fields_strict_and_warn(self):
+        doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: uf\n  bogus: 1\ndata:\n  a: \"1\"\n"
+        r = self.kn("apply", "-f", "-", input=doc, check=False)
+        self.assertFails(r, 'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" '
+                            'cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.bogus"')
+        r = self.kn("apply", "-f", "-", "--validate=warn", input=doc)
+        self.assertIn('Warning: unknown field "metadata.bogus"', r.err)
+        j = self.kn("get", "cm", "uf", "-o", "json").json()
+        self.assertNotIn("bogus", j["metadata"])
+        r = self.kn("apply", "-f", "-", input=doc.replace('a: "1"', "a: 1").replace("uf", "uf2"), check=False)
+        self.assertFails(r, "json: cannot unmarshal number into Go struct field ConfigMap.data of type string")
+
     def test_malformed_manifest(self):
         r = self.kn("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: [\n", check=False)
         self.assertNotEqual(r.code, 0)

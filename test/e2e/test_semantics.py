@@ -177,6 +177,19 @@ class Semantics(ServerTestCase):
         out = self.k("get", "events", "-A").out
         self.assertIn("LAST SEEN", out.splitlines()[0])
 
+    def test_autoscale_writes_v1_and_both_versions_read_it(self):
+        self.kn("create", "deployment", "as", "--image=busybox")
+        self.assertIn("horizontalpodautoscaler.autoscaling/as autoscaled",
+                      self.kn("autoscale", "deployment", "as", "--min=2", "--max=5", "--cpu-percent=80").out)
+        v2 = self.kn("get", "hpa", "as", "-o", "json").json()
+        self.assertEqual(v2["apiVersion"], "autoscaling/v2")
+        self.assertEqual(v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 80)
+        v1 = self.kn("get", "horizontalpodautoscalers.v1.autoscaling", "as", "-o", "json").json()
+        self.assertEqual(v1["apiVersion"], "autoscaling/v1")
+        self.assertEqual(v1["spec"]["targetCPUUtilizationPercentage"], 80)
+        self.assertEqual(v1["spec"]["minReplicas"], 2)
+        self.assertIn("cpu: <unknown>/80%", self.kn("get", "hpa", "as").out)
+
     def test_auth_reviews_are_answered_not_stored(self):
         self.assertEqual(self.kn("auth", "can-i", "create", "pods").out.strip(), "yes")
         who = self.k("auth", "whoami", "-o", "json").json()
