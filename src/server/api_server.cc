@@ -352,11 +352,21 @@ void ApiServer::DoList(const CallPtr& c) {
   ObjectStore::Page page;
   std::function<bool(const StoredObject&)> keep;
   if (!filter->selects_all) keep = [&](const StoredObject& o) { return (*filter)(*o.object); };
-  if (at_revision != 0 && at_revision != store_.revision()) {
+  if (at_revision > 0 && at_revision != store_.revision()) {
     auto p = store_.ListAt(prefix, start_after, limit, at_revision, keep);
     if (!p.ok()) {
       if (p.error().code() == Code::kExpired || p.error().code() == Code::kGone) {
-        SendStatus(*c->resp, Status::Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."));
+        // As upstream: 410 with a token that continues inconsistently from the newest state.
+        std::string token = EncodeContinue(-1, start_after.substr(prefix.size()));
+        std::string msg =
+            "The provided continue parameter is too old to display a consistent list result. You can start a new "
+            "list without the continue parameter, or use the continue token in this response to retrieve the "
+            "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+            "objects that were created, modified, or deleted between the time the first chunk was returned and "
+            "now may show up in the list.";
+        std::string body = api::StatusJson(Status::Expired(msg));
+        body.replace(body.find("\"metadata\":{}"), 13, "\"metadata\":{\"continue\":\"" + token + "\"}");
+        SendJson(*c->resp, 410, std::move(body));
       } else {
         SendStatus(*c->resp, p.error());
       }
@@ -370,7 +380,7 @@ void ApiServer::DoList(const CallPtr& c) {
     }
   } else {
     page = store_.List(prefix, start_after, limit, keep);
-    if (at_revision) page.revision = at_revision;
+    if (at_revision > 0) page.revision = at_revision;
   }
   std::string next;
   if (page.more && !page.items.empty()) {

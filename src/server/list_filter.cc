@@ -98,7 +98,8 @@ StatusOr<ContinueToken> DecodeContinue(const std::string& token, const std::stri
   auto rv = GetInt(*doc, "rv");
   auto start = GetString(*doc, "start");
   if (!rv || !start) return Status::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-  if (*rv == 0) return Status::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  // -1 is the "inconsistent" token of an expired list: continue from the newest state.
+  if (*rv == 0 || *rv < -1) return Status::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
   ContinueToken t;
   t.revision = *rv;
   t.start = std::string(*start);

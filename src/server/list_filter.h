@@ -28,7 +28,7 @@ StatusOr<ListFilter> MakeListFilter(const api::ResourceInfo& info, const std::st
 std::string FieldValue(const JsonValue& obj, std::string_view field);
 
 struct ContinueToken {
-  int64_t revision = 0;
+  int64_t revision = 0;  // -1: continue from the newest state (after a 410)
   std::string start;  // key (relative to the list prefix) the next page starts after
 };
 // Upstream's format: base64url of {"v":"meta.k8s.io/v1","rv":N,"start":"key"}.

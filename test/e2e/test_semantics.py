@@ -120,6 +120,28 @@ class Semantics(ServerTestCase):
         code, body = self.raw("GET", f"/api/v1/namespaces/{self.ns}/configmaps?limit=3&continue=garbage")
         self.assertEqual(code, 400)
 
+    def test_expired_continue_token_gets_410_with_an_inconsistent_token(self):
+        for i in range(3):
+            self.kn("create", "configmap", f"ex-{i}")
+        code, body = self.raw("GET", f"/api/v1/namespaces/{self.ns}/configmaps?limit=1")
+        token = json.loads(body)["metadata"]["continue"]
+        # Enough writes elsewhere that the store compacts the listed revision away.
+        storm_ns = self.ns + "-storm"
+        self.k("create", "namespace", storm_ns)
+        tls = os.path.join(self.server.data_dir, "server", "tls")
+        r = self.server.run_in_ns([sys.executable, os.path.join(os.path.dirname(__file__), "create_storm.py"),
+                                   "127.0.0.1", str(self.server.port), tls, storm_ns, "1500", "16"], timeout=120)
+        self.assertEqual(len(r.out.split()), 1500, r.err)
+        code, body = self.raw("GET", f"/api/v1/namespaces/{self.ns}/configmaps?limit=1&continue={token}")
+        self.assertEqual(code, 410, body)
+        status = json.loads(body)
+        self.assertEqual(status["reason"], "Expired")
+        self.assertTrue(status["message"].startswith("The provided continue parameter is too old to display a "
+                                                     "consistent list result."))
+        code, body = self.raw("GET", f"/api/v1/namespaces/{self.ns}/configmaps?limit=5&continue={status['metadata']['continue']}")
+        self.assertEqual(code, 200, body)
+        self.assertEqual([i["metadata"]["name"] for i in json.loads(body)["items"]][-2:], ["ex-1", "ex-2"])
+
     def test_watch_from_exact_resource_version_replays(self):
         self.kn("create", "configmap", "w0")
         rv = self.kn("get", "cm", "w0", "-o", "jsonpath={.metadata.resourceVersion}").out
