@@ -10,7 +10,7 @@ PKGS=(
   libsqlite3-dev sqlite3 libuv1-dev node-llhttp rapidjson-dev libyaml-cpp-dev
   libnl-3-dev libnl-route-3-dev libnftables-dev libssl-dev openssl libarchive-dev
   # tests
-  catch2 python3 curl iproute2 nftables shellcheck
+  catch2 python3 python3-kubernetes curl iproute2 nftables shellcheck
   # runtime
   runc
 )

@@ -33,6 +33,11 @@ struct ApiServer::Call {
     return it == query.end() ? std::string() : it->second;
   }
   bool HasParam(const std::string& name) const { return query.count(name) > 0; }
+  // A boolean parameter as Go's strconv.ParseBool reads it (1 t T TRUE true True; else false).
+  bool BoolParam(const std::string& name) const {
+    std::string v = Param(name);
+    return v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "true" || v == "True";
+  }
 };
 
 // Decodes a request body by its Content-Type: JSON, YAML or Kubernetes protobuf. BadRequest on

@@ -173,8 +173,7 @@ void ApiServer::HandleInternal(http::Request& req, http::ResponseWriterPtr resp)
 
 void ApiServer::Dispatch(const CallPtr& c) {
   for (auto& [k, v] : http::ParseQuery(c->req.query)) c->query.emplace(k, v);
-  std::string watch = c->Param("watch");
-  auto ri = ParseRequestInfo(registry_, c->req.method, c->req.path, watch == "true" || watch == "1");
+  auto ri = ParseRequestInfo(registry_, c->req.method, c->req.path, c->BoolParam("watch"));
   if (!ri.ok()) {
     SendStatus(*c->resp, ri.error());
     return;

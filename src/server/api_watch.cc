@@ -149,14 +149,14 @@ void ApiServer::DoWatch(const CallPtr& c) {
   std::string prefix = StoragePrefix(info, c->ri.namespace_);
   c->resp->StartStream(200, {{"Content-Type", ct}, {"Cache-Control", "no-cache, private"}});
   bool initial = rv.empty() || rv == "0";
-  if (c->HasParam("sendInitialEvents")) initial = c->Param("sendInitialEvents") == "true";
+  if (c->HasParam("sendInitialEvents")) initial = c->BoolParam("sendInitialEvents");
   if (initial) {
     auto keep = [&](const StoredObject& o) { return st->Matches(*o.object); };
     auto page = store_.List(prefix, "", 0, keep);
     for (const auto& o : page.items) st->Send(WatchType::kAdded, o, nullptr);
     from = page.revision;
     st->last_revision = from;
-    if (c->Param("sendInitialEvents") == "true" && c->Param("allowWatchBookmarks") == "true") {
+    if (c->BoolParam("sendInitialEvents") && c->BoolParam("allowWatchBookmarks")) {
       std::string line = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"" + info.kind + "\",\"apiVersion\":\"" +
                          info.api_version() + "\",\"metadata\":{\"resourceVersion\":\"" + std::to_string(from) +
                          "\",\"creationTimestamp\":null,\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n";
@@ -189,7 +189,7 @@ void ApiServer::DoWatch(const CallPtr& c) {
       if (auto s = weak.lock()) s->End();
     });
   }
-  if (c->Param("allowWatchBookmarks") == "true") {
+  if (c->BoolParam("allowWatchBookmarks")) {
     st->bookmarks = loop_.AddTimer(60000, 60000, [weak]() {
       if (auto s = weak.lock()) s->Bookmark();
     });

@@ -529,7 +529,7 @@ StatusOr<DeleteOptions> ParseDeleteOptions(const ApiServer::Call& c) {
     o.grace = g;
   }
   if (c.HasParam("propagationPolicy")) o.propagation = c.Param("propagationPolicy");
-  if (c.HasParam("orphanDependents")) o.propagation = c.Param("orphanDependents") == "true" ? "Orphan" : "Background";
+  if (c.HasParam("orphanDependents")) o.propagation = c.BoolParam("orphanDependents") ? "Orphan" : "Background";
   if (!o.propagation.empty() && o.propagation != "Orphan" && o.propagation != "Background" && o.propagation != "Foreground") {
     return Status::BadRequest("propagationPolicy: Unsupported value: \"" + o.propagation + "\": supported values: \"Foreground\", \"Background\", \"Orphan\"");
   }

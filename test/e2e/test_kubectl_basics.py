@@ -253,6 +253,14 @@ data:
         self.assertIn("w2", names, (out, err))
 
 
+class PythonClient(ServerTestCase):
+    def test_official_python_client(self):
+        script = os.path.join(os.path.dirname(__file__), "python_client_check.py")
+        # Debian's python3-kubernetes lives with the system interpreter.
+        r = self.server.run_in_ns(["/usr/bin/python3", script, self.server.kubeconfig, self.ns + "-py"], timeout=60)
+        self.assertEqual(r.out.strip(), "OK", r)
+
+
 class Errors(ServerTestCase):
     def test_invalid_name(self):
         r = self.kn("create", "configmap", "Bad_Name", check=False)
