@@ -12,6 +12,7 @@
 // Threading: one thread (the test's).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -105,6 +106,8 @@ class FakeApiClient final : public ApiClient {
   // group-resource -> "namespace/name" -> object
   std::map<std::string, std::map<std::string, ObjPtr>> objects_;
   std::vector<Event> history_;
+  std::deque<Event> pending_;
+  bool delivering_ = false;
   std::vector<std::shared_ptr<Watcher>> watchers_;
   std::vector<Action> actions_;
   std::function<Status(const Action&)> reactor_;

@@ -1,4 +1,5 @@
 #include "client/timers.h"
+#include <algorithm>
 
 namespace minik::client {
 

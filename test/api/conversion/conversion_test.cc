@@ -118,7 +118,7 @@ TEST_CASE("v2 -> v1 -> v2 puts the CPU metric after the others, as upstream does
       R"("target":{"type":"AverageValue","averageValue":"10"}}}]},)"
       R"("status":{"desiredReplicas":0,"currentMetrics":null}})";
   JsonDoc v1 = Parse(Converted(v2, "autoscaling/v1"));
-  CHECK(*Path(v1, {"spec", "targetCPUUtilizationPercentage"}) == 70);
+  CHECK(Path(v1, {"spec", "targetCPUUtilizationPercentage"})->GetInt64() == 70);
   CHECK(Annotation(v1, "autoscaling.alpha.kubernetes.io/metrics") ==
         R"([{"type":"Pods","pods":{"metricName":"qps","targetAverageValue":"10","selector":{"matchLabels":{"a":"b"}}}}])");
   CHECK(Annotation(v1, "autoscaling.alpha.kubernetes.io/current-metrics") == "<absent>");
@@ -256,7 +256,7 @@ TEST_CASE("Go's HTML escaping in annotation JSON") {
         R"([{"type":"External","external":{"metricName":"a\u003cb\u003e\u0026c","targetValue":"1"}}])");
   JsonDoc v2 = Parse(Converted(ToJson(v1), "autoscaling/v2"));
   const JsonValue& m0 = (*Path(v2, {"spec", "metrics"}))[0];
-  CHECK(*Path(m0, {"external", "metric", "name"}) == "a<b>&c");
+  CHECK(std::string(Path(m0, {"external", "metric", "name"})->GetString()) == "a<b>&c");
 }
 
 TEST_CASE("errors and no-ops") {

@@ -1,0 +1,25 @@
+// resource.Quantity parsing for the scheduler: exact decimal arithmetic, no floating point.
+// A quantity is <sign?><digits>[.<digits>]<suffix> where suffix is a binary SI suffix
+// (Ki Mi Gi Ti Pi Ei), a decimal SI suffix (n u m "" k M G T P E) or a decimal exponent
+// (e3, E-2). Values are returned as upstream's Quantity.Value() / MilliValue(): scaled and
+// rounded up (away from zero), saturating at the int64 range.
+// Pure functions: any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "common/json.h"
+
+namespace minik::scheduler {
+
+// Quantity.Value(): whole units (bytes, counts), rounded up. nullopt when malformed.
+std::optional<int64_t> QuantityValue(std::string_view s);
+// Quantity.MilliValue(): thousandths (millicores), rounded up. nullopt when malformed.
+std::optional<int64_t> QuantityMilliValue(std::string_view s);
+// The same for a JSON string or number (the API stores quantities as strings).
+std::optional<int64_t> QuantityValue(const JsonValue& v);
+std::optional<int64_t> QuantityMilliValue(const JsonValue& v);
+
+}  // namespace minik::scheduler
