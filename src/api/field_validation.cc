@@ -16,7 +16,9 @@
 //   - types with their own UnmarshalJSON (Time, MicroTime, Duration, IntOrString, Quantity) abort
 //     the whole decode on error, and their error wins over an earlier recorded one; a type error
 //     they return gets the struct context of the field (addErrorContext at the end of unmarshal).
-//   - a type error beats strict errors: the decode fails before strict errors are looked at.
+//   - a type error beats strict errors: the decode fails before strict errors are looked at;
+//   - every valid resource.Quantity is replaced by its canonical string (api/quantity.h), which is
+//     what upstream's decode + encode stores and returns.
 #include "api/field_validation.h"
 
 #include <cmath>
@@ -27,6 +29,7 @@
 #include <unordered_set>
 
 #include "api/protobuf_schema.h"
+#include "api/quantity.h"
 
 namespace minik::api {
 
@@ -35,10 +38,6 @@ namespace pi = protobuf_internal;
 namespace {
 
 constexpr size_t kMaxStrictErrors = 100;
-constexpr std::string_view kQuantityFormatError =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-constexpr std::string_view kQuantityNumericError = "unable to parse numeric part of quantity";
-constexpr std::string_view kQuantitySuffixError = "unable to parse quantity's suffix";
 
 const pi::KindDef* FindKind(std::string_view api_version, std::string_view kind) {
   for (const pi::KindDef& k : pi::Kinds()) {
@@ -159,38 +158,6 @@ std::optional<size_t> Base64ErrorOffset(std::string_view s) {
   }
 }
 
-// resource.ParseQuantity's errors for a (trimmed) string; empty when it parses.
-std::string_view QuantityError(std::string_view s) {
-  // splitRE: ^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  size_t num_start = i;
-  while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-  if (i == num_start) return kQuantityFormatError;
-  std::string_view number = s.substr(num_start, i - num_start);
-  size_t suffix_start = i;
-  while (i < s.size() && std::string_view("eEinumkKMGTP").find(s[i]) != std::string_view::npos) ++i;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-  if (i != s.size()) return kQuantityFormatError;
-  // The numeric part: digits with at most one '.', and at least one digit.
-  size_t dots = 0, digits = 0;
-  for (char c : number) (c == '.' ? dots : digits)++;
-  if (dots > 1 || digits == 0) return kQuantityNumericError;
-  std::string_view suffix = s.substr(suffix_start);
-  static constexpr std::string_view kSuffixes[] = {"",   "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n",
-                                                   "u",  "m",  "k",  "M",  "G",  "T",  "P",  "E"};
-  for (std::string_view known : kSuffixes) {
-    if (suffix == known) return {};
-  }
-  if (suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E')) {
-    size_t k = 1;
-    if (suffix[k] == '+' || suffix[k] == '-') ++k;
-    if (k < suffix.size() && suffix.find_first_not_of("0123456789", k) == std::string_view::npos) return {};
-  }
-  return kQuantitySuffixError;
-}
-
 // A field of a message by JSON name, looking through inline members (direct fields first, as Go
 // prefers the shallower of two equally named fields).
 const pi::FieldDef* FindField(int32_t message, std::string_view name) {
@@ -217,6 +184,8 @@ class Walker {
  public:
   // The result of checking one value: nullopt to go on, an error to abort the whole decode.
   using Abort = std::optional<Status>;
+
+  explicit Walker(JsonAlloc& alloc) : alloc_(alloc) {}
 
   Abort WalkMessage(int32_t message, JsonValue& obj, bool top_level) {
     if (obj.IsNull()) return std::nullopt;
@@ -383,8 +352,11 @@ class Walker {
         size_t e = text.find_last_not_of(" \t\n\r\v\f");
         std::string_view trimmed =
             b == std::string::npos ? std::string_view() : std::string_view(text).substr(b, e - b + 1);
-        std::string_view err = QuantityError(trimmed);
-        if (!err.empty()) return Status::BadRequest(std::string(err));
+        StatusOr<Quantity> q = ParseQuantity(trimmed);
+        if (!q.ok()) return q.status();
+        // Upstream stores and returns the canonical form ("0.5" -> "500m", 2 -> "2").
+        std::string canonical = q->String();
+        v.SetString(canonical.data(), static_cast<rapidjson::SizeType>(canonical.size()), alloc_);
         return std::nullopt;
       }
       case pi::FieldKind::kRawJson:
@@ -480,6 +452,7 @@ class Walker {
     for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++i) it = drop[i] ? obj.EraseMember(it) : it + 1;
   }
 
+  JsonAlloc& alloc_;                      // the allocator of the walked document
   std::string_view struct_;               // Go struct of the innermost field (error context)
   std::vector<std::string_view> fields_;  // JSON names from the root (error context)
   std::string path_;                      // strict path of the current value
@@ -489,10 +462,10 @@ class Walker {
 };
 
 StatusOr<FieldProblems> Prune(std::string_view api_version, std::string_view kind, JsonValue& obj,
-                              bool wrap) {
+                              JsonAlloc& a, bool wrap) {
   const pi::KindDef* k = FindKind(api_version, kind);
   if (k == nullptr) return FieldProblems{};
-  Walker walker;
+  Walker walker(a);
   std::optional<Status> err = walker.WalkMessage(k->message, obj, /*top_level=*/true);
   if (!err && walker.saved()) err = *walker.saved();
   if (err) {
@@ -515,12 +488,12 @@ StatusOr<FieldProblems> Prune(std::string_view api_version, std::string_view kin
 
 StatusOr<FieldProblems> PruneUnknownFields(std::string_view api_version, std::string_view kind,
                                            JsonValue& obj, JsonAlloc& a) {
-  return Prune(api_version, kind, obj, /*wrap=*/true);
+  return Prune(api_version, kind, obj, a, /*wrap=*/true);
 }
 
 StatusOr<FieldProblems> PruneUnknownFieldsBare(std::string_view api_version, std::string_view kind,
                                                JsonValue& obj, JsonAlloc& a) {
-  return Prune(api_version, kind, obj, /*wrap=*/false);
+  return Prune(api_version, kind, obj, a, /*wrap=*/false);
 }
 
 bool HasFieldSchema(std::string_view api_version, std::string_view kind) {

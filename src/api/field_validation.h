@@ -5,7 +5,9 @@
 //   - unknown fields are removed from the object in every mode (decoding into Go structs drops
 //     them) and reported with upstream's paths ("spec.template.spec.containers[1].foo");
 //   - duplicate members (rapidjson keeps them) are reported, and the last one wins as in Go;
-//   - values of the wrong JSON type are a decode error in every mode, with upstream's message.
+//   - values of the wrong JSON type are a decode error in every mode, with upstream's message;
+//   - resource.Quantity values (strings or numbers) are replaced by their canonical string, as
+//     upstream's decode + encode does ("0.5" -> "500m", 2 -> "2"; api/quantity.h).
 // The handler decides what to do with the problems depending on the fieldValidation directive:
 //   Strict: create/update fail with StrictDecodingError(); Warn: each of problems.errors becomes a
 //   `Warning: 299 - "<text>"` header; Ignore: nothing.
@@ -32,7 +34,8 @@ struct FieldProblems {
 };
 
 // Walks obj against the schema of (api_version, kind): removes unknown fields (and all but the
-// last of duplicate members) from obj, collects their paths, and returns BadRequest for a value of
+// last of duplicate members) from obj, canonicalizes quantities (allocating from a, which must be
+// obj's allocator), collects their paths, and returns BadRequest for a value of
 // the wrong type with the message of upstream's create/update handler (transformDecodeError):
 //   `ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number
 //    into Go struct field ConfigMap.data of type string`

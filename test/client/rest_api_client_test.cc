@@ -195,7 +195,7 @@ TEST_CASE("watch decodes events split across chunks, and ends on an ERROR event"
   CHECK(events[2].type == WatchEvent::Type::kBookmark);
   CHECK(!closed);
   s.cbs.on_data(R"({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
-                R"("message":"too old resource version: 10 (20)","reason":"Expired","code":410}})"
+                R"x("message":"too old resource version: 10 (20)","reason":"Expired","code":410}})x"
                 "\n");
   REQUIRE(closed);
   CHECK(closed->code() == Code::kExpired);

@@ -122,10 +122,11 @@ TEST_CASE("Timers fire once or repeatedly, in deadline order", "[loop]") {
 TEST_CASE("A destroyed timer never fires", "[loop]") {
   Loop loop;
   bool fired = false;
-  auto t = loop.AddTimer(1, 0, [&] { fired = true; });
-  // Destroy it from a callback that runs before it is due.
+  // Due well after the first loop iteration, where the posted callback destroys it (a 1 ms
+  // timer could fire first on a loaded machine).
+  auto t = loop.AddTimer(200, 0, [&] { fired = true; });
   loop.Post([&] { t.reset(); });
-  auto stop = loop.AddTimer(20, 0, [&] { loop.Stop(); });
+  auto stop = loop.AddTimer(250, 0, [&] { loop.Stop(); });
   loop.Run();
   REQUIRE_FALSE(fired);
 }

@@ -384,6 +384,7 @@ StatusOr<NodeInfo> ParseNode(const JsonValue& node) {
     n.labels = ParseLabels(Member(*meta, "labels"));
   }
   if (n.name.empty()) return Status::Invalid("node without metadata.name");
+  n.IndexLabels();
   if (const JsonValue* spec = Member(node, "spec")) {
     n.unschedulable = GetBool(*spec, "unschedulable").value_or(false);
     if (const JsonValue* ts = Member(*spec, "taints"); ts && ts->IsArray()) {
@@ -440,6 +441,13 @@ StatusOr<PdbInfo> ParsePdb(const JsonValue& pdb) {
     }
   }
   return out;
+}
+
+void NodeInfo::IndexLabels() {
+  auto h = labels.find("kubernetes.io/hostname");
+  hostname_label = h == labels.end() ? std::nullopt : std::optional<std::string>(h->second);
+  auto z = labels.find("topology.kubernetes.io/zone");
+  zone_label = z == labels.end() ? std::nullopt : std::optional<std::string>(z->second);
 }
 
 void NodeInfo::AddPod(PodInfoPtr pod) {

@@ -40,6 +40,21 @@ const std::string* Label(const Labels& labels, const std::string& key) {
   return it == labels.end() ? nullptr : &it->second;
 }
 
+// A topology key, classified once so the common keys need no map lookup per node.
+struct TopoKey {
+  enum Kind { kHost, kZone, kOther } kind;
+  const std::string* key;
+  explicit TopoKey(const std::string& k)
+      : kind(k == kHostnameLabel ? kHost : k == kZoneLabel ? kZone : kOther), key(&k) {}
+  const std::string* Of(const NodeInfo& n) const {
+    switch (kind) {
+      case kHost: return n.hostname_label ? &*n.hostname_label : nullptr;
+      case kZone: return n.zone_label ? &*n.zone_label : nullptr;
+      default: return Label(n.labels, *key);
+    }
+  }
+};
+
 std::optional<int64_t> ParseInt(std::string_view s) {
   if (s.empty()) return std::nullopt;
   int64_t v = 0;
@@ -181,6 +196,23 @@ int CountMatching(const std::vector<PodInfoPtr>& pods, const api::LabelSelector&
   return n;
 }
 
+// Matching-pod counts of one selector, from the Cache's incremental counts when available.
+class Counter {
+ public:
+  Counter(Cache* cache, const api::LabelSelector& sel, const std::string& ns) : sel_(sel), ns_(ns) {
+    if (cache) counts_ = &cache->PodCountsBySelector(sel, ns);
+  }
+  int operator()(const NodeInfo& n) const {
+    if (counts_ && n.cache_index >= 0) return (*counts_)[n.cache_index];
+    return CountMatching(n.pods, sel_, ns_);
+  }
+
+ private:
+  const api::LabelSelector& sel_;
+  const std::string& ns_;
+  const std::vector<int>* counts_ = nullptr;
+};
+
 // MoreImportantPod: higher priority, then earlier start.
 bool MoreImportant(const PodInfo& a, const PodInfo& b) {
   if (a.priority != b.priority) return a.priority > b.priority;
@@ -219,7 +251,7 @@ bool SpreadIncludes(const SpreadConstraint& c, const PodInfo& pod, const NodeInf
   return true;
 }
 
-void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, CycleState* s) {
+void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, Cache* cache, CycleState* s) {
   s->pod = &pod;
   s->opts = &opts;
   // NodeAffinity: node names from matchFields.
@@ -255,19 +287,20 @@ void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, C
   }
   if (!s->hard.empty()) {
     s->hard_counts.resize(s->hard.size());
+    std::vector<Counter> counters;
+    std::vector<TopoKey> keys;
+    for (const auto* c : s->hard) {
+      counters.emplace_back(cache, c->selector, pod.namespace_);
+      keys.emplace_back(c->topology_key);
+    }
+    std::vector<const std::string*> vals(s->hard.size());
     for (const NodeInfo* n : nodes) {
       bool has_all = true;
-      for (const auto* c : s->hard) {
-        if (!Label(n->labels, c->topology_key)) {
-          has_all = false;
-          break;
-        }
-      }
+      for (size_t i = 0; i < s->hard.size() && has_all; ++i) has_all = (vals[i] = keys[i].Of(*n)) != nullptr;
       if (!has_all) continue;
       for (size_t i = 0; i < s->hard.size(); ++i) {
-        const SpreadConstraint& c = *s->hard[i];
-        if (!SpreadIncludes(c, pod, *n)) continue;
-        s->hard_counts[i][*Label(n->labels, c.topology_key)] += CountMatching(n->pods, c.selector, pod.namespace_);
+        if (!SpreadIncludes(*s->hard[i], pod, *n)) continue;
+        s->hard_counts[i][*vals[i]] += counters[i](*n);
       }
     }
     s->hard_min.resize(s->hard.size());
@@ -440,7 +473,7 @@ std::optional<api::LabelSelector> DefaultSpreadSelector(const PodInfo& pod, cons
 
 // Scores feasible nodes; returns the weighted total per node.
 std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, const NodeList& all,
-                                const Options& opts) {
+                                const Options& opts, Cache* cache) {
   const size_t n = feasible.size();
   std::vector<int64_t> total(n, 0);
   std::vector<int64_t> sc(n, 0);
@@ -532,66 +565,71 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
       }
     }
     if (!soft.empty()) {
+      const size_t m = soft.size();
       bool require_all = !system_defaulted;
-      std::vector<bool> ignored(n, false);
+      std::vector<char> is_host(m);
+      std::vector<TopoKey> keys;
+      for (size_t k = 0; k < m; ++k) {
+        keys.emplace_back(soft[k].topology_key);
+        is_host[k] = keys[k].kind == TopoKey::kHost;
+      }
+      // Topology values of the feasible nodes, one lookup each.
+      std::vector<const std::string*> vals(n * m);
+      std::vector<char> ignored(n, 0);
       size_t ignored_count = 0;
-      std::vector<std::unordered_map<std::string, int64_t>> counts(soft.size());
+      std::vector<std::unordered_map<std::string, int64_t>> counts(m);
+      std::vector<Counter> counters;
+      for (const auto& c : soft) counters.emplace_back(cache, c.selector, pod.namespace_);
       for (size_t i = 0; i < n; ++i) {
         const NodeInfo& node = *feasible[i];
-        if (require_all) {
-          for (const auto& c : soft) {
-            if (!Label(node.labels, c.topology_key)) {
-              ignored[i] = true;
-              break;
-            }
-          }
-          if (ignored[i]) {
-            ++ignored_count;
-            continue;
-          }
-        }
-        for (size_t k = 0; k < soft.size(); ++k) {
-          if (soft[k].topology_key == kHostnameLabel) continue;
-          if (const std::string* v = Label(node.labels, soft[k].topology_key)) counts[k].emplace(*v, 0);
-        }
-      }
-      for (const NodeInfo* node : all) {
         bool has_all = true;
-        for (const auto& c : soft) {
-          if (!Label(node->labels, c.topology_key)) {
-            has_all = false;
-            break;
-          }
+        for (size_t k = 0; k < m; ++k) {
+          vals[i * m + k] = keys[k].Of(node);
+          if (!vals[i * m + k]) has_all = false;
         }
-        if (require_all && !has_all) continue;
-        for (size_t k = 0; k < soft.size(); ++k) {
-          const auto& c = soft[k];
-          if (c.topology_key == kHostnameLabel) continue;
-          const std::string* v = Label(node->labels, c.topology_key);
-          if (!v) continue;
-          if (!SpreadIncludes(c, pod, *node)) continue;
-          auto it = counts[k].find(*v);
-          if (it == counts[k].end()) continue;
-          it->second += CountMatching(node->pods, c.selector, pod.namespace_);
+        if (require_all && !has_all) {
+          ignored[i] = 1;
+          ++ignored_count;
+          continue;
+        }
+        for (size_t k = 0; k < m; ++k) {
+          if (!is_host[k] && vals[i * m + k]) counts[k].emplace(*vals[i * m + k], 0);
         }
       }
-      std::vector<double> weight(soft.size());
-      for (size_t k = 0; k < soft.size(); ++k) {
-        size_t size = soft[k].topology_key == kHostnameLabel ? n - ignored_count : counts[k].size();
+      bool any_domain = false;
+      for (const auto& dm : counts) any_domain |= !dm.empty();
+      if (any_domain) {
+        std::vector<const std::string*> v(m);
+        for (const NodeInfo* node : all) {
+          bool has_all = true;
+          for (size_t k = 0; k < m; ++k) {
+            v[k] = keys[k].Of(*node);
+            if (!v[k]) has_all = false;
+          }
+          if (require_all && !has_all) continue;
+          for (size_t k = 0; k < m; ++k) {
+            if (is_host[k] || !v[k] || counts[k].empty()) continue;
+            auto it = counts[k].find(*v[k]);
+            if (it == counts[k].end()) continue;
+            if (!SpreadIncludes(soft[k], pod, *node)) continue;
+            it->second += counters[k](*node);
+          }
+        }
+      }
+      std::vector<double> weight(m);
+      for (size_t k = 0; k < m; ++k) {
+        size_t size = is_host[k] ? n - ignored_count : counts[k].size();
         weight[k] = std::log(double(size + 2));
       }
       int64_t mn = std::numeric_limits<int64_t>::max(), mx = 0;
       for (size_t i = 0; i < n; ++i) {
         if (ignored[i]) continue;
-        const NodeInfo& node = *feasible[i];
         double s = 0;
-        for (size_t k = 0; k < soft.size(); ++k) {
-          const auto& c = soft[k];
-          const std::string* v = Label(node.labels, c.topology_key);
+        for (size_t k = 0; k < m; ++k) {
+          const std::string* v = vals[i * m + k];
           if (!v) continue;
-          int64_t cnt = c.topology_key == kHostnameLabel ? CountMatching(node.pods, c.selector, pod.namespace_)
-                                                         : counts[k][*v];
-          s += double(cnt) * weight[k] + double(c.max_skew - 1);
+          int64_t cnt = is_host[k] ? counters[k](*feasible[i]) : counts[k][*v];
+          s += double(cnt) * weight[k] + double(soft[k].max_skew - 1);
         }
         sc[i] = static_cast<int64_t>(std::round(s));
         mn = std::min(mn, sc[i]);
@@ -684,6 +722,7 @@ void Cache::UpsertNode(NodeInfo node) {
   if (it != node_index_.end()) {
     NodeInfo& cur = *nodes_[it->second];
     cur.labels = std::move(node.labels);
+    cur.IndexLabels();
     cur.taints = std::move(node.taints);
     cur.unschedulable = node.unschedulable;
     cur.allocatable = std::move(node.allocatable);
@@ -695,12 +734,15 @@ void Cache::UpsertNode(NodeInfo node) {
   node.nonzero_milli_cpu = node.nonzero_memory = 0;
   node.used_ports.clear();
   node.pods_with_affinity = node.pods_with_required_anti_affinity = 0;
+  node.IndexLabels();
+  node.cache_index = static_cast<int32_t>(nodes_.size());
   node_index_.emplace(node.name, nodes_.size());
   nodes_.push_back(std::make_unique<NodeInfo>(std::move(node)));
+  for (auto& [key, sc] : counts_) sc.per_node.push_back(0);
   NodeInfo& added = *nodes_.back();
   // Pods that arrived before their node.
   for (auto& [uid, entry] : pods_) {
-    if (entry.first == added.name) added.AddPod(entry.second);
+    if (entry.first == added.name) AddPodToNode(added, entry.second);
   }
 }
 
@@ -711,9 +753,14 @@ void Cache::RemoveNode(std::string_view name) {
   node_index_.erase(it);
   if (idx != nodes_.size() - 1) {
     nodes_[idx] = std::move(nodes_.back());
+    nodes_[idx]->cache_index = static_cast<int32_t>(idx);
     node_index_[nodes_[idx]->name] = idx;
   }
   nodes_.pop_back();
+  for (auto& [key, sc] : counts_) {
+    sc.per_node[idx] = sc.per_node.back();
+    sc.per_node.pop_back();
+  }
   // Its pods stay known and are accounted again if the node comes back.
 }
 
@@ -729,14 +776,15 @@ void Cache::AddPod(PodInfoPtr pod) {
   RemovePod(pod->uid);
   std::string node = pod->node_name;
   auto it = node_index_.find(node);
-  if (it != node_index_.end()) nodes_[it->second]->AddPod(pod);
-  pods_[pod->uid] = {std::move(node), std::move(pod)};
+  if (it != node_index_.end()) AddPodToNode(*nodes_[it->second], pod);
+  std::string uid = pod->uid;
+  pods_[uid] = {std::move(node), std::move(pod)};
 }
 
 void Cache::AssumePod(const PodInfoPtr& pod, std::string_view node) {
   RemovePod(pod->uid);
   auto it = node_index_.find(std::string(node));
-  if (it != node_index_.end()) nodes_[it->second]->AddPod(pod);
+  if (it != node_index_.end()) AddPodToNode(*nodes_[it->second], pod);
   pods_[pod->uid] = {std::string(node), pod};
 }
 
@@ -744,8 +792,46 @@ void Cache::RemovePod(std::string_view uid) {
   auto it = pods_.find(std::string(uid));
   if (it == pods_.end()) return;
   auto nit = node_index_.find(it->second.first);
-  if (nit != node_index_.end()) nodes_[nit->second]->RemovePod(uid);
+  if (nit != node_index_.end()) RemovePodFromNode(*nodes_[nit->second], uid);
   pods_.erase(it);
+}
+
+void Cache::CountPod(const PodInfo& pod, int32_t node_index, int delta) {
+  if (pod.terminating) return;
+  for (auto& [key, sc] : counts_) {
+    if (sc.ns == pod.namespace_ && sc.selector.Matches(pod.labels)) sc.per_node[node_index] += delta;
+  }
+}
+
+void Cache::AddPodToNode(NodeInfo& node, PodInfoPtr pod) {
+  CountPod(*pod, node.cache_index, 1);
+  node.AddPod(std::move(pod));
+}
+
+bool Cache::RemovePodFromNode(NodeInfo& node, std::string_view uid) {
+  for (const auto& p : node.pods) {
+    if (p->uid == uid) {
+      CountPod(*p, node.cache_index, -1);
+      break;
+    }
+  }
+  return node.RemovePod(uid);
+}
+
+const std::vector<int>& Cache::PodCountsBySelector(const api::LabelSelector& sel, const std::string& ns) {
+  std::string key = ns;
+  key.push_back('\0');
+  key += sel.String();
+  if (sel.MatchesNothing()) key += "\0nothing";
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    SelectorCounts sc{ns, sel, {}, 0};
+    sc.per_node.reserve(nodes_.size());
+    for (const auto& n : nodes_) sc.per_node.push_back(scheduler::CountMatching(n->pods, sel, ns));
+    it = counts_.emplace(std::move(key), std::move(sc)).first;
+  }
+  it->second.last_used = use_clock_;
+  return it->second.per_node;
 }
 
 const NodeInfo* Cache::GetNode(std::string_view name) const {
@@ -768,6 +854,19 @@ int Cache::NumFeasibleNodesToFind(int num_all_nodes) const {
 }
 
 ScheduleResult Cache::Schedule(const PodInfo& pod) {
+  // Keep the per-selector counts bounded: drop those unused for the longest.
+  constexpr size_t kMaxSelectorCounts = 256;
+  ++use_clock_;
+  if (counts_.size() > kMaxSelectorCounts) {
+    std::vector<uint64_t> stamps;
+    for (const auto& [k, sc] : counts_) stamps.push_back(sc.last_used);
+    std::nth_element(stamps.begin(), stamps.begin() + stamps.size() / 2, stamps.end());
+    uint64_t cutoff = stamps[stamps.size() / 2];
+    for (auto it = counts_.begin(); it != counts_.end();) {
+      if (it->second.last_used < cutoff) it = counts_.erase(it);
+      else ++it;
+    }
+  }
   ScheduleResult r;
   r.num_all_nodes = static_cast<int>(nodes_.size());
   if (nodes_.empty()) return r;
@@ -776,7 +875,7 @@ ScheduleResult Cache::Schedule(const PodInfo& pod) {
   for (const auto& n : nodes_) all.push_back(n.get());
 
   CycleState state;
-  PreFilter(pod, all, options_, &state);
+  PreFilter(pod, all, options_, this, &state);
 
   NodeList candidates;
   const NodeList* nodes = &all;
@@ -832,7 +931,7 @@ ScheduleResult Cache::Schedule(const PodInfo& pod) {
     r.node = feasible[0]->name;
     return r;
   }
-  std::vector<int64_t> scores = ScoreNodes(pod, feasible, all, options_);
+  std::vector<int64_t> scores = ScoreNodes(pod, feasible, all, options_, this);
   // selectHost: the highest score, ties broken uniformly at random (reservoir sampling).
   size_t best = 0;
   int ties = 1;
@@ -908,6 +1007,7 @@ PreemptionResult Cache::Preempt(const PodInfo& pod, const ScheduleResult& failed
     if (sit == failed.statuses.end() || sit->second.code != Code::kUnschedulable) continue;
     // SelectVictimsOnNode on a copy of the node.
     NodeInfo copy = *n;
+    copy.cache_index = -1;
     std::vector<PodInfoPtr> potential;
     for (const auto& p : n->pods) {
       if (p->priority < pod.priority) potential.push_back(p);
@@ -923,7 +1023,7 @@ PreemptionResult Cache::Preempt(const PodInfo& pod, const ScheduleResult& failed
     }
     auto fits = [&](NodeStatus* st) {
       CycleState state;
-      PreFilter(pod, view, options_, &state);
+      PreFilter(pod, view, options_, nullptr, &state);
       return RunFilters(state, copy, st);
     };
     NodeStatus st;

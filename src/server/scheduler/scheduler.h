@@ -170,6 +170,14 @@ struct NodeInfo {
   std::vector<std::pair<HostPort, int>> used_ports;
   int pods_with_affinity = 0;
   int pods_with_required_anti_affinity = 0;
+  // Position in the owning Cache (for its per-selector pod counts); -1 outside a Cache.
+  int32_t cache_index = -1;
+  // The hostname and zone labels, looked up once (topology keys of nearly every constraint).
+  std::optional<std::string> hostname_label;
+  std::optional<std::string> zone_label;
+
+  // Sets hostname_label and zone_label from labels; call after changing labels.
+  void IndexLabels();
 
   void AddPod(PodInfoPtr pod);
   bool RemovePod(std::string_view uid);
@@ -264,13 +272,30 @@ class Cache {
   // Upstream's numFeasibleNodesToFind.
   int NumFeasibleNodesToFind(int num_all_nodes) const;
 
+  // The number of non-terminating pods in namespace ns matching sel on each node (indexed by
+  // NodeInfo::cache_index), kept per selector incrementally: topology spread asks the same
+  // selector for every pod of a workload. Valid until the next mutation or Schedule call.
+  const std::vector<int>& PodCountsBySelector(const api::LabelSelector& sel, const std::string& ns);
+
  private:
+  struct SelectorCounts {
+    std::string ns;
+    api::LabelSelector selector;
+    std::vector<int> per_node;  // by NodeInfo::cache_index
+    uint64_t last_used = 0;
+  };
+  void CountPod(const PodInfo& pod, int32_t node_index, int delta);
+  void AddPodToNode(NodeInfo& node, PodInfoPtr pod);
+  bool RemovePodFromNode(NodeInfo& node, std::string_view uid);
+
   Options options_;
   std::vector<std::unique_ptr<NodeInfo>> nodes_;  // stable order (insertion)
   std::unordered_map<std::string, size_t> node_index_;
   std::unordered_map<std::string, std::pair<std::string, PodInfoPtr>> pods_;  // uid -> (node, pod)
   size_t next_start_ = 0;
   uint64_t rng_;
+  std::unordered_map<std::string, SelectorCounts> counts_;  // key: ns + '\0' + selector string
+  uint64_t use_clock_ = 0;
 };
 
 // Convenience over a fresh Cache: nodes is a JSON array of Nodes, pods a JSON array of Pods

@@ -263,3 +263,35 @@ TEST_CASE("adaptive percentage of nodes to score", "[filter]") {
   Cache all(Options{100});
   CHECK(all.NumFeasibleNodesToFind(1000) == 1000);
 }
+
+TEST_CASE("per-selector pod counts follow binds, removals and node churn", "[filter]") {
+  Cluster c;
+  c.Node(NodeJson("n1")).Node(NodeJson("n2")).Node(NodeJson("n3"));
+  auto sel = minik::api::LabelSelector::FromSet({{"app", "web"}});
+  std::string ns = "default";
+  auto counts = [&] {
+    std::map<std::string, int> out;
+    const auto& v = c.cache.PodCountsBySelector(sel, ns);
+    for (const char* n : {"n1", "n2", "n3"}) {
+      const NodeInfo* node = c.cache.GetNode(n);
+      if (node) out[n] = v[node->cache_index];
+    }
+    return out;
+  };
+  c.Bound(PodJson("a", "{}", "", R"("app":"web")", "n1"));
+  CHECK(counts() == std::map<std::string, int>{{"n1", 1}, {"n2", 0}, {"n3", 0}});
+  c.Bound(PodJson("b", "{}", "", R"("app":"web")", "n3"));
+  c.Bound(PodJson("x", "{}", "", R"("app":"db")", "n3"));
+  c.cache.AssumePod(Pod(PodJson("d", "{}", "", R"("app":"web")")), "n3");
+  CHECK(counts() == std::map<std::string, int>{{"n1", 1}, {"n2", 0}, {"n3", 2}});
+  c.cache.RemoveNode("n1");  // n3 moves into n1's slot
+  CHECK(counts() == std::map<std::string, int>{{"n2", 0}, {"n3", 2}});
+  c.cache.RemovePod("uid-b");
+  CHECK(counts() == std::map<std::string, int>{{"n2", 0}, {"n3", 1}});
+  c.Node(NodeJson("n1"));  // its pod "a" is accounted again
+  CHECK(counts() == std::map<std::string, int>{{"n1", 1}, {"n2", 0}, {"n3", 1}});
+  // Terminating pods do not count; re-adding a pod replaces it.
+  c.Bound(PodJson("a", "{}", "", R"("app":"web")", "n1", R"(,"deletionTimestamp":"2024-01-01T00:00:00Z")"));
+  CHECK(counts() == std::map<std::string, int>{{"n1", 0}, {"n2", 0}, {"n3", 1}});
+  CHECK(c.cache.GetNode("n1")->pods.size() == 1);
+}
