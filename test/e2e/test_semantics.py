@@ -212,6 +212,16 @@ class Semantics(ServerTestCase):
         self.assertEqual(v1["spec"]["minReplicas"], 2)
         self.assertIn("cpu: <unknown>/80%", self.kn("get", "hpa", "as").out)
 
+    def test_quantities_come_back_canonical(self):
+        doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"},
+               "spec": {"containers": [{"name": "c", "image": "busybox",
+                                        "resources": {"requests": {"cpu": 0.5, "memory": "1024Mi"},
+                                                      "limits": {"cpu": "1000m", "memory": "2000M"}}}]}}
+        self.kn("apply", "-f", "-", input=json.dumps(doc))
+        res = self.kn("get", "pod", "q", "-o", "json").json()["spec"]["containers"][0]["resources"]
+        self.assertEqual(res, {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2G"}})
+        self.assertEqual(self.kn("get", "pod", "q", "-o", "jsonpath={.status.qosClass}").out, "Burstable")
+
     def test_auth_reviews_are_answered_not_stored(self):
         self.assertEqual(self.kn("auth", "can-i", "create", "pods").out.strip(), "yes")
         who = self.k("auth", "whoami", "-o", "json").json()
