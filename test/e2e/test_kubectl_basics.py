@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -236,21 +237,30 @@ data:
         self.assertIn("Events:", out)
 
     def test_watch_streams_changes(self):
+        self.kn("create", "configmap", "w0")
         env = dict(os.environ, KUBECONFIG=self.server.kubeconfig, HOME=self.server.tmp)
         p = subprocess.Popen(["ip", "netns", "exec", self.server.ns, "kubectl", "--cache-dir", self.server.cache,
                               "-n", self.ns, "get", "cm", "-w", "--no-headers"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        seen = []
+        reader = threading.Thread(target=lambda: [seen.append(line.split()[0]) for line in p.stdout if line.strip()])
+        reader.start()
+
+        def wait_for(name, timeout=15):
+            deadline = time.time() + timeout
+            while name not in seen and time.time() < deadline:
+                time.sleep(0.05)
+            return name in seen
+
         try:
-            time.sleep(1.0)
+            self.assertTrue(wait_for("w0"), seen)  # the initial list: the watch is established
             self.kn("create", "configmap", "w1")
             self.kn("create", "configmap", "w2")
-            time.sleep(1.0)
+            self.assertTrue(wait_for("w1") and wait_for("w2"), seen)
         finally:
             p.terminate()
-            out, err = p.communicate(timeout=10)
-        names = [line.split()[0] for line in out.splitlines() if line.strip()]
-        self.assertIn("w1", names, (out, err))
-        self.assertIn("w2", names, (out, err))
+            p.wait(timeout=10)
+            reader.join(timeout=10)
 
 
 class PythonClient(ServerTestCase):

@@ -74,3 +74,20 @@ TEST_CASE("pods that fit leave no statuses and a node", "[message]") {
   CHECK(r.node == "n1");
   CHECK(r.statuses.empty());
 }
+
+TEST_CASE("a DaemonSet-style pinned pod that does not fit its node", "[message]") {
+  // As kube-scheduler reports it: "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) didn't
+  // satisfy plugin(s) [NodeAffinity]. preemption: 0/4 nodes are available: 1 No preemption victims
+  // found for incoming pod, 3 Preemption is not helpful for scheduling."
+  Cluster c;
+  for (const char* n : {"n1", "n2", "n3", "n4"}) c.Node(NodeJson(n, "1", "4Gi"));
+  auto pod = Pod(PodJson("ds", R"({"cpu":"2"})",
+                         R"("affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchFields":[{"key":"metadata.name","operator":"In","values":["n3"]}]}]}}})"));
+  auto r = c.cache.Schedule(*pod);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.evaluated_nodes == 1);
+  CHECK(FullMessage(c.cache, *pod, r) ==
+        "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
+        "preemption: 0/4 nodes are available: 1 No preemption victims found for incoming pod, 3 Preemption is "
+        "not helpful for scheduling.");
+}
