@@ -989,6 +989,20 @@ PreemptionResult Cache::Preempt(const PodInfo& pod, const ScheduleResult& failed
     out.message = "preemption: not eligible due to preemptionPolicy=Never.";
     return out;
   }
+  // A lower-priority pod still terminating on the nominated node: wait for it instead.
+  if (!pod.nominated_node_name.empty()) {
+    auto sit = failed.statuses.find(pod.nominated_node_name);
+    bool unresolvable = sit != failed.statuses.end() && sit->second.code == Code::kUnschedulableAndUnresolvable;
+    const NodeInfo* nn = GetNode(pod.nominated_node_name);
+    if (!unresolvable && nn) {
+      for (const auto& p : nn->pods) {
+        if (p->priority < pod.priority && p->terminating) {
+          out.message = "preemption: not eligible due to a terminating pod on the nominated node.";
+          return out;
+        }
+      }
+    }
+  }
   ScheduleResult dry;
   dry.num_all_nodes = static_cast<int>(nodes_.size());
   dry.absent_status = NodeStatus{Code::kUnschedulableAndUnresolvable, "DefaultPreemption", {kReasonNotHelpful}};

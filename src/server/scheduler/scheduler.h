@@ -18,6 +18,17 @@
 // NodeAffinity 2, NodeResourcesFit (LeastAllocated) 1, PodTopologySpread 2, InterPodAffinity 2,
 // NodeResourcesBalancedAllocation 1. ImageLocality and the volume plugins are not implemented.
 //
+// Simplified against upstream (deliberately):
+//   - Preemption dry-runs every node whose filter status is Unschedulable (upstream samples
+//     max(100, 10%) of them from a random offset); nominated pods of other preemptors are not
+//     added to nodes while filtering; PDBs count only status.disruptionsAllowed and
+//     status.disruptedPods; a victim is "terminating" when it has a deletionTimestamp.
+//   - The system default spread constraints take their selector from Options (or, by default, the
+//     labels of a pod controlled by a ReplicaSet/ReplicationController/StatefulSet).
+//   - namespaceSelector in pod affinity terms needs Options::namespace_labels; {} means all.
+//   - Volume filters (VolumeBinding, VolumeZone, NodeVolumeLimits, VolumeRestrictions, PV node
+//     affinity), ImageLocality, scheduling gates, extenders and the queue are not here.
+//
 // Thread-safety: a Cache and its NodeInfos are used by one thread (the scheduler's); PodInfo is
 // immutable once parsed and may be shared between threads (std::shared_ptr<const PodInfo>).
 #pragma once

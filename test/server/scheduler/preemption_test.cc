@@ -88,3 +88,19 @@ TEST_CASE("the nominated node is tried first", "[preemption]") {
   REQUIRE(pod.ok());
   CHECK(c.cache.Schedule(**pod).node == "b");
 }
+
+TEST_CASE("no new preemption while a victim on the nominated node terminates", "[preemption]") {
+  Cluster c;
+  c.Node(NodeJson("a", "2", "8Gi"));
+  c.Bound(PodJson("v", R"({"cpu":"2"})", Prio(1), "", "a", R"(,"deletionTimestamp":"2024-01-01T00:00:00Z")"));
+  auto d = Json(R"({"metadata":{"name":"p","namespace":"default"},"spec":{"priority":100,"containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]},"status":{"nominatedNodeName":"a"}})");
+  auto pod = ParsePod(d);
+  REQUIRE(pod.ok());
+  auto r = c.cache.Schedule(**pod);
+  REQUIRE_FALSE(r.ok());
+  auto pr = c.cache.Preempt(**pod, r, {});
+  CHECK_FALSE(pr.ok());
+  CHECK(FitErrorMessage(r, pr.message) ==
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to a terminating pod on the "
+        "nominated node.");
+}
