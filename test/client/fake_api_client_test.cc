@@ -58,14 +58,14 @@ TEST_CASE("fake: create, get, update with optimistic concurrency, status subreso
   });
   REQUIRE(s1.ok());
   CHECK(ToJson(*Member(*s1, "spec")) == R"({"a":1})");
-  CHECK(*Path(*s1, {"metadata", "generation"}) == 1);
+  CHECK(Path(*s1, {"metadata", "generation"})->GetInt64() == 1);
   auto u = Call([&](ObjectCallback cb) {
     c.Update(kPods, "default", J(R"({"metadata":{"name":"web","resourceVersion":"2"},"spec":{"a":2},"status":{}})"),
              "", std::move(cb));
   });
   REQUIRE(u.ok());
   CHECK(ToJson(*Member(*u, "status")) == R"({"phase":"Running"})");
-  CHECK(*Path(*u, {"metadata", "generation"}) == 2);
+  CHECK(Path(*u, {"metadata", "generation"})->GetInt64() == 2);
   CHECK(MetaString(*u, "uid") == MetaString(*created, "uid"));
   CHECK(MetaString(*u, "resourceVersion") == "3");
 
@@ -174,7 +174,7 @@ TEST_CASE("fake: delete with preconditions, finalizers and propagation", "[fake]
   REQUIRE(c.Seed(kPods, J(R"({"metadata":{"name":"p","namespace":"x"},"spec":{"nodeName":"n1"}})")).ok());
   auto g = Call([&](ObjectCallback cb) { c.Delete(kPods, "x", "p", {}, std::move(cb)); });
   REQUIRE(g.ok());
-  CHECK(*Path(*g, {"metadata", "deletionGracePeriodSeconds"}) == 30);
+  CHECK(Path(*g, {"metadata", "deletionGracePeriodSeconds"})->GetInt64() == 30);
   DeleteOptions now;
   now.grace_period_seconds = 0;
   REQUIRE(Call([&](ObjectCallback cb) { c.Delete(kPods, "x", "p", now, std::move(cb)); }).ok());
