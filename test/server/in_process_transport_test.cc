@@ -1,0 +1,110 @@
+// The client library against the real ApiServer through the in-process transport: the path
+// every in-server controller takes.
+#include <catch2/catch.hpp>
+
+#include "api/registry.h"
+#include "client/rest_api_client.h"
+#include "common/clock.h"
+#include "http/loop.h"
+#include "server/api_server.h"
+#include "server/in_process_transport.h"
+#include "server/object_store.h"
+#include "store/memory_backend.h"
+
+using namespace minik;
+
+namespace {
+
+struct Fixture {
+  http::Loop loop;
+  store::MemoryBackend backend;
+  RealClock clock;
+  std::unique_ptr<server::ObjectStore> objects;
+  std::unique_ptr<server::ApiServer> api;
+  std::unique_ptr<client::RestApiClient> client;
+
+  Fixture() {
+    auto o = server::ObjectStore::Open(loop, backend);
+    REQUIRE(o.ok());
+    objects = std::move(*o);
+    api = std::make_unique<server::ApiServer>(loop, *objects, api::Registry::Builtin(), clock, server::ApiServerOptions{});
+    client = std::make_unique<client::RestApiClient>(std::make_unique<server::InProcessTransport>(loop, *api));
+    bool ready = false;
+    api->Bootstrap([&](Status st) {
+      REQUIRE(st.ok());
+      ready = true;
+      loop.Stop();
+    });
+    auto guard = loop.AddTimer(10000, 0, [&] { loop.Stop(); });
+    loop.Run();
+    REQUIRE(ready);
+  }
+};
+
+const client::ResourceRef kConfigMaps{"", "v1", "configmaps"};
+
+JsonDoc ConfigMap(const char* name) {
+  auto d = ParseJson(std::string("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"") + name +
+                     "\"},\"data\":{\"a\":\"1\"}}");
+  return std::move(*d);
+}
+
+}  // namespace
+
+TEST_CASE("create, get, list and errors through the in-process transport") {
+  Fixture f;
+  std::vector<std::string> log;
+  f.client->Create(kConfigMaps, "default", ConfigMap("one"), [&](StatusOr<JsonDoc> r) {
+    REQUIRE(r.ok());
+    log.push_back("created rv=" + std::string(*GetString(*Member(*r, "metadata"), "resourceVersion")));
+    f.client->Get(kConfigMaps, "default", "one", [&](StatusOr<JsonDoc> g) {
+      REQUIRE(g.ok());
+      log.push_back("got " + std::string(*GetString(*Member(*g, "data"), "a")));
+      f.client->Get(kConfigMaps, "default", "missing", [&](StatusOr<JsonDoc> m) {
+        REQUIRE_FALSE(m.ok());
+        CHECK(m.error().code() == Code::kNotFound);
+        CHECK(m.error().message() == "configmaps \"missing\" not found");
+        f.client->List(kConfigMaps, "default", {}, [&](StatusOr<JsonDoc> l) {
+          REQUIRE(l.ok());
+          log.push_back("listed " + std::to_string(Member(*l, "items")->Size()));
+          f.loop.Stop();
+        });
+      });
+    });
+  });
+  auto guard = f.loop.AddTimer(10000, 0, [&] { f.loop.Stop(); });
+  f.loop.Run();
+  REQUIRE(log.size() == 3);
+  CHECK(log[1] == "got 1");
+  CHECK(log[2] == "listed 1");
+}
+
+TEST_CASE("a watch through the in-process transport sees writes and stops when its handle goes") {
+  Fixture f;
+  std::vector<std::string> events;
+  client::WatchCallbacks cbs;
+  http::HandlePtr watch;
+  cbs.on_event = [&](client::WatchEvent ev) {
+    events.push_back(std::string(client::WatchEventTypeName(ev.type)) + " " + std::string(*GetString(*Member(*ev.object, "metadata"), "name")));
+    if (events.size() == 2) {
+      watch.reset();  // the server drops its watcher; nothing more arrives
+      f.client->Create(kConfigMaps, "default", ConfigMap("late"), [&](StatusOr<JsonDoc> r) {
+        REQUIRE(r.ok());
+        f.loop.Stop();
+      });
+    }
+  };
+  cbs.on_closed = [](Status) {};
+  client::WatchOptions opts;
+  opts.resource_version = "0";
+  watch = f.client->Watch(kConfigMaps, "default", opts, std::move(cbs));
+  auto start = f.loop.AddTimer(20, 0, [&] {
+    f.client->Create(kConfigMaps, "default", ConfigMap("a"), [&](StatusOr<JsonDoc> r) {
+      REQUIRE(r.ok());
+      f.client->Delete(kConfigMaps, "default", "a", {}, [](StatusOr<JsonDoc> d) { REQUIRE(d.ok()); });
+    });
+  });
+  auto guard = f.loop.AddTimer(10000, 0, [&] { f.loop.Stop(); });
+  f.loop.Run();
+  CHECK(events == std::vector<std::string>{"ADDED a", "DELETED a"});
+}
