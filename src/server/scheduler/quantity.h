@@ -1,8 +1,6 @@
-// resource.Quantity parsing for the scheduler: exact decimal arithmetic, no floating point.
-// A quantity is <sign?><digits>[.<digits>]<suffix> where suffix is a binary SI suffix
-// (Ki Mi Gi Ti Pi Ei), a decimal SI suffix (n u m "" k M G T P E) or a decimal exponent
-// (e3, E-2). Values are returned as upstream's Quantity.Value() / MilliValue(): scaled and
-// rounded up (away from zero), saturating at the int64 range.
+// resource.Quantity values for the scheduler, read with the API's exact parser (api/quantity.h):
+// upstream's Quantity.Value() / MilliValue(), scaled and rounded up (away from zero), saturating
+// at the int64 range.
 // Pure functions: any thread.
 #pragma once
 
