@@ -12,6 +12,8 @@ TMP=$(mktemp -d /tmp/minik-bench-XXXXXX)
 PID=""
 cleanup() {
   if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null || true; fi
+  # Anything else still running in the namespace (a server started by an interrupted run).
+  ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "$TMP"
 }
