@@ -237,15 +237,18 @@ void ApiServer::ServeNonResource(const CallPtr& c) {
   }
   if (p == "/healthz" || p == "/livez" || p == "/readyz" || p.rfind("/healthz/", 0) == 0 ||
       p.rfind("/livez/", 0) == 0 || p.rfind("/readyz/", 0) == 0) {
+    // Only readiness depends on anything: the bootstrap objects being in place.
     bool ok = p.rfind("/readyz", 0) != 0 || ready_;
+    std::string check = p.substr(1, p.find('/', 1) == std::string::npos ? std::string::npos : p.find('/', 1) - 1);
+    std::string body;
     if (c->HasParam("verbose")) {
-      std::string body = ok ? "[+]ping ok\n[+]etcd ok\n[+]poststarthook/bootstrap ok\n" : "[+]ping ok\n[-]poststarthook/bootstrap failed: not finished\n";
-      body += std::string(p.substr(1, p.find('/', 1) == std::string::npos ? std::string::npos : p.find('/', 1) - 1)) +
-              (ok ? " check passed\n" : " check failed\n");
-      c->resp->Send(ok ? 200 : 500, {{"Content-Type", "text/plain; charset=utf-8"}}, body);
+      body = "[+]ping ok\n[+]etcd ok\n";
+      body += ok ? "[+]poststarthook/bootstrap ok\n" : "[-]poststarthook/bootstrap failed: not finished\n";
+      body += check + (ok ? " check passed\n" : " check failed\n");
     } else {
-      c->resp->Send(ok ? 200 : 500, {{"Content-Type", "text/plain; charset=utf-8"}}, ok ? "ok" : "[-]poststarthook/bootstrap failed: not finished\nreadyz check failed");
+      body = ok ? "ok" : "[-]poststarthook/bootstrap failed: not finished\n" + check + " check failed";
     }
+    c->resp->Send(ok ? 200 : 500, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body));
     return;
   }
   const std::string* accept = c->req.Header("accept");

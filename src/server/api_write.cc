@@ -410,10 +410,7 @@ void ApiServer::CommitUpdate(const CallPtr& c, const api::ResourceInfo& info, co
   };
   // A no-op update writes nothing and returns the stored object.
   {
-    JsonDoc cmp;
-    cmp.CopyFrom(oldobj, cmp.GetAllocator());
-    if (JsonValue* m = MutableMember(cmp, "metadata")) RemoveMember(*m, "resourceVersion");
-    if (JsonEqual(cmp, *doc)) {
+    if (SameAsStored(oldobj, *doc)) {
       release();
       return done(old);
     }
@@ -635,29 +632,23 @@ void ApiServer::DeleteObject(const api::ResourceInfo& info, const std::string& k
   for (const auto& f : fins) farr.PushBack(MakeString(f, a), a);
   if (fins.empty()) RemoveMember(meta, "finalizers");
   else SetMember(meta, "finalizers", std::move(farr), a);
-  bool changed_grace = false;
   if (!already_deleting || (is_pod && grace >= 0)) {
     TimePoint when = clock_.Now() + std::chrono::seconds(grace_secs);
     SetString(meta, "deletionTimestamp", FormatRFC3339(when), a);
     SetMember(meta, "deletionGracePeriodSeconds", JsonValue(static_cast<int64_t>(grace_secs)), a);
-    changed_grace = true;
     if (!already_deleting && HasGeneration(info)) {
       int64_t gen = 1;
       if (const JsonValue* g = Member(meta, "generation"); g && g->IsInt64()) gen = g->GetInt64();
       SetMember(meta, "generation", JsonValue(gen + 1), a);
     }
   }
-  (void)changed_grace;
   if (is_ns) SetString(EnsureObject(*doc, "status", a), "phase", "Terminating", a);
   if (dry_run) {
     auto o = MakeStoredObject(key, existing->kv.mod_revision, doc);
     return done(o, false);
   }
   {
-    JsonDoc cmp;
-    cmp.CopyFrom(obj, cmp.GetAllocator());
-    if (JsonValue* m = MutableMember(cmp, "metadata")) RemoveMember(*m, "resourceVersion");
-    if (JsonEqual(cmp, *doc)) return done(existing, false);
+    if (SameAsStored(obj, *doc)) return done(existing, false);
   }
   store_.Update(key, *doc, existing->kv.mod_revision, [this, done, &info, name, is_ns](StatusOr<ObjectPtr> r) {
     if (!r.ok()) return done(MapStoreError(r.error(), info, name), false);

@@ -46,6 +46,30 @@ void DropEmptyMetadata(JsonValue& obj) {
   }
 }
 
+bool SameAsStored(const JsonValue& stored, const JsonValue& obj) {
+  if (!stored.IsObject() || !obj.IsObject() || stored.MemberCount() != obj.MemberCount()) return false;
+  for (auto it = stored.MemberBegin(); it != stored.MemberEnd(); ++it) {
+    auto jt = obj.FindMember(it->name);
+    if (jt == obj.MemberEnd()) return false;
+    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) != "metadata") {
+      if (!JsonEqual(it->value, jt->value)) return false;
+      continue;
+    }
+    const JsonValue& a = it->value;
+    const JsonValue& b = jt->value;
+    if (!a.IsObject() || !b.IsObject()) return JsonEqual(a, b);
+    size_t counted = 0;
+    for (auto m = a.MemberBegin(); m != a.MemberEnd(); ++m) {
+      if (std::string_view(m->name.GetString(), m->name.GetStringLength()) == "resourceVersion") continue;
+      auto n = b.FindMember(m->name);
+      if (n == b.MemberEnd() || !JsonEqual(m->value, n->value)) return false;
+      ++counted;
+    }
+    if (counted != b.MemberCount()) return false;
+  }
+  return true;
+}
+
 std::string PodQosClass(const JsonValue& pod) {
   const JsonValue* spec = Member(pod, "spec");
   if (!spec) return "BestEffort";

@@ -23,5 +23,8 @@ void DropEmptyMetadata(JsonValue& obj);
 std::string PodQosClass(const JsonValue& pod);
 // True when two JSON values are equal (objects compared regardless of member order).
 bool JsonEqual(const JsonValue& a, const JsonValue& b);
+// True when obj, which carries no metadata.resourceVersion, equals the stored object apart from
+// its resourceVersion: the write would change nothing (no copy of either is made).
+bool SameAsStored(const JsonValue& stored, const JsonValue& obj);
 
 }  // namespace minik::server
