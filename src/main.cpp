@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/agent.h"
+#include "agent/config.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -52,8 +54,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "agent") {
-    std::fprintf(stderr, "minik agent: not available in this build yet\n");
-    return 1;
+    auto parsed = minik::agent::ParseAgentArgs(args);
+    if (!parsed.ok()) return Fail(cmd, parsed.error().message());
+    if (parsed->help) {
+      std::fputs(minik::agent::AgentHelp().c_str(), stdout);
+      return 0;
+    }
+    minik::Status st = minik::agent::RunAgent(parsed->config);
+    if (!st.ok()) {
+      std::fprintf(stderr, "minik agent: %s\n", st.message().c_str());
+      return 1;
+    }
+    return 0;
   }
   return Fail("", "unknown command \"" + cmd + "\"; run 'minik --help'");
 }

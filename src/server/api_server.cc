@@ -154,6 +154,12 @@ void ApiServer::Handle(http::Request& req, http::ResponseWriterPtr resp) {
     }
   }
   if (!c->user.empty()) c->groups.push_back("system:authenticated");
+  // The cluster CA, for agents joining with a token (k3s's /cacerts): public, and pinned by the
+  // hash in the token on the agent's side.
+  if (c->req.path == "/cacerts" && c->req.method == "GET" && !options_.ca_pem.empty()) {
+    c->resp->Send(200, {{"Content-Type", "text/plain; charset=utf-8"}}, options_.ca_pem);
+    return;
+  }
   MINIK_LOG(Debug) << c->req.method << " " << c->req.target << " user=" << (c->user.empty() ? "<none>" : c->user);
   if (c->user.empty()) {
     SendStatus(*c->resp, Status::Unauthorized("Unauthorized"));

@@ -26,6 +26,7 @@ struct ApiServerOptions {
   std::string advertise_address;  // for serverAddressByClientCIDRs and the kubernetes Endpoints
   int port = 6443;
   std::string service_cidr = "10.43.0.0/16";
+  std::string ca_pem;  // served unauthenticated at /cacerts (agents pin it by the token's hash)
 };
 
 class ApiServer {

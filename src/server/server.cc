@@ -22,6 +22,8 @@
 #include "pki/pki.h"
 #include "server/api_server.h"
 #include "server/in_process_client.h"
+#include "server/controllers/manager.h"
+#include "server/in_process_transport.h"
 #include "server/manifests/default_manifests.h"
 #include "server/manifests/deployer.h"
 #include "server/object_store.h"
@@ -155,6 +157,7 @@ Status RunServer(const ServerConfig& cfg) {
   aopts.advertise_address = advertise;
   aopts.port = cfg.https_listen_port;
   aopts.service_cidr = cfg.service_cidr;
+  aopts.ca_pem = pki->server_ca_pem;
   ApiServer api(loop, **objects, api::Registry::Builtin(), clock, aopts);
 
   http::Server https(loop, [&api](http::Request& req, http::ResponseWriterPtr resp) { api.Handle(req, std::move(resp)); });
@@ -164,6 +167,11 @@ Status RunServer(const ServerConfig& cfg) {
                   << https.port() << " (advertised as " << advertise << ")";
 
   InProcessClient client(loop, api, api::Registry::Builtin());
+  // Controllers (and later the scheduler) are API clients like any other, over the in-process
+  // transport, on this loop.
+  client::LoopTimers timers(loop, clock);
+  client::RestApiClient controller_client(std::make_unique<InProcessTransport>(loop, api));
+  std::unique_ptr<controllers::ControllerManager> manager;
   std::unique_ptr<ManifestDeployer> deployer;
   Status fatal;
   bool stopping = false;
@@ -176,6 +184,7 @@ Status RunServer(const ServerConfig& cfg) {
       loop.Stop();
     };
     // The deployer may be waiting on this loop inside an API call: stop it without blocking.
+    if (manager) manager->Stop();
     if (deployer) deployer->StopAsync([&loop, finish]() { loop.Post(finish); });
     else finish();
   };
@@ -209,11 +218,18 @@ Status RunServer(const ServerConfig& cfg) {
     deployer = std::make_unique<ManifestDeployer>(mopts, client, clock);
     Status ds = deployer->Start();
     if (!ds.ok()) MINIK_LOG(Error) << "manifests deployer: " << ds.ToString();
+    controllers::ManagerOptions copts;
+    auto suffix = pki::RandomHex(4);
+    copts.identity = node_name + "_" + (suffix.ok() ? *suffix : "0");
+    copts.root_ca_pem = pki->server_ca_pem;
+    manager = std::make_unique<controllers::ControllerManager>(controller_client, timers, copts);
+    manager->Start();
     if (!cfg.disable_agent) {
       MINIK_LOG(Warning) << "the embedded agent is not available yet; running the control plane only";
     }
   });
   loop.Run();
+  manager.reset();
   deployer.reset();
   return fatal;
 }

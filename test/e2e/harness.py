@@ -60,6 +60,7 @@ class MinikServer:
         self.proc = None
         self.log = None
         self.netns_made = False
+        self.agents = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self):
@@ -120,6 +121,9 @@ class MinikServer:
         return self.proc.returncode
 
     def stop(self):
+        for a in list(self.agents):
+            a.kill()
+        self.agents = []
         self.kill(signal.SIGKILL)
         if self.netns_made:
             subprocess.run(["ip", "netns", "del", self.ns], check=False)
@@ -161,6 +165,62 @@ class MinikServer:
 
     def url(self, path):
         return f"https://127.0.0.1:{self.port}{path}"
+
+
+class HollowAgent:
+    """`minik agent --fake-nodes N` joined to a MinikServer, in the server's namespace."""
+
+    def __init__(self, server, nodes=1, name=None, extra_args=()):
+        self.server = server
+        self.nodes = nodes
+        self.name = name
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = os.path.join(server.tmp, f"agent-{uuid.uuid4().hex[:6]}.log")
+
+    def start(self):
+        with open(os.path.join(self.server.data_dir, "server", "token")) as f:
+            token = f.read().strip()
+        cmd = ["ip", "netns", "exec", self.server.ns, MINIK, "agent",
+               "--join", f"https://127.0.0.1:{self.server.port}", "--token", token,
+               "--fake-nodes", str(self.nodes)] + (["--node-name", self.name] if self.name else []) + self.extra_args
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.server.agents.append(self)
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        if self in self.server.agents:
+            self.server.agents.remove(self)
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-20000:]
+        except OSError:
+            return ""
+
+
+def wait_for(fn, timeout=60, interval=0.2, what="condition"):
+    """Polls fn() until it returns a truthy value; returns it, or fails after timeout seconds."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - kept for the failure message
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 class ServerTestCase(unittest.TestCase):

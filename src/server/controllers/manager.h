@@ -24,6 +24,7 @@ struct ManagerOptions {
   // Controllers to run: empty = all; otherwise names as kube-controller-manager's --controllers
   // ("deployment", "replicaset", ...).
   std::vector<std::string> controllers;
+  std::string root_ca_pem;  // published as kube-root-ca.crt in every namespace
 };
 
 class ControllerManager {

@@ -1,0 +1,456 @@
+#include "agent/hollow_nodes.h"
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace minik::agent {
+namespace {
+
+const client::ResourceRef kNodes{"", "v1", "nodes"};
+const client::ResourceRef kPods{"", "v1", "pods"};
+const client::ResourceRef kLeases{"coordination.k8s.io", "v1", "leases"};
+constexpr char kLeaseNamespace[] = "kube-node-lease";
+
+std::string NodeIp(size_t i) {
+  size_t n = i + 1;
+  return "100." + std::to_string(64 + n / 65536) + "." + std::to_string((n / 256) % 256) + "." + std::to_string(n % 256);
+}
+
+void AddCondition(JsonValue& conds, const char* type, const char* status, const std::string& ts, const char* reason,
+                  const char* message, JsonAlloc& a, bool heartbeat) {
+  JsonValue c(rapidjson::kObjectType);
+  SetString(c, "type", type, a);
+  SetString(c, "status", status, a);
+  if (heartbeat) SetString(c, "lastHeartbeatTime", ts, a);
+  else c.AddMember("lastProbeTime", JsonValue(rapidjson::kNullType), a);
+  SetString(c, "lastTransitionTime", ts, a);
+  if (*reason) SetString(c, "reason", reason, a);
+  if (*message) SetString(c, "message", message, a);
+  conds.PushBack(c, a);
+}
+
+bool IsBeingDeleted(const JsonValue& pod) {
+  const JsonValue* ts = Path(pod, {"metadata", "deletionTimestamp"});
+  return ts && ts->IsString();
+}
+
+std::string_view Phase(const JsonValue& pod) {
+  const JsonValue* p = Path(pod, {"status", "phase"});
+  return p && p->IsString() ? std::string_view(p->GetString(), p->GetStringLength()) : std::string_view();
+}
+
+}  // namespace
+
+HollowNodes::HollowNodes(client::ApiClient& client, client::Timers& timers, HollowOptions options)
+    : client_(client), timers_(timers), options_(std::move(options)), alive_(std::make_shared<bool>(true)) {
+  for (int i = 0; i < options_.count; ++i) {
+    std::string name = options_.exact_name && options_.count == 1 ? options_.name_prefix
+                                                                  : options_.name_prefix + "-" + std::to_string(i);
+    names_.push_back(name);
+    index_[name] = static_cast<size_t>(i);
+    NodeState st;
+    st.name = name;
+    st.ip = NodeIp(static_cast<size_t>(i));
+    nodes_.push_back(std::move(st));
+  }
+}
+
+HollowNodes::~HollowNodes() {
+  *alive_ = false;
+  Stop();
+}
+
+JsonDoc HollowNodes::NodeObject(size_t i) const {
+  const NodeState& n = nodes_[i];
+  std::string ts = FormatRFC3339(timers_.clock().Now());
+  JsonDoc d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  SetString(d, "apiVersion", "v1", a);
+  SetString(d, "kind", "Node", a);
+  JsonValue md(rapidjson::kObjectType);
+  SetString(md, "name", n.name, a);
+  JsonValue labels(rapidjson::kObjectType);
+  SetString(labels, "beta.kubernetes.io/arch", "amd64", a);
+  SetString(labels, "beta.kubernetes.io/os", "linux", a);
+  SetString(labels, "kubernetes.io/arch", "amd64", a);
+  SetString(labels, "kubernetes.io/hostname", n.name, a);
+  SetString(labels, "kubernetes.io/os", "linux", a);
+  SetString(labels, "node.kubernetes.io/instance-type", "hollow", a);
+  SetString(labels, "type", "hollow", a);
+  for (const auto& kv : options_.labels) {
+    auto eq = kv.find('=');
+    SetString(labels, kv.substr(0, eq), kv.substr(eq + 1), a);
+  }
+  md.AddMember("labels", labels, a);
+  JsonValue ann(rapidjson::kObjectType);
+  SetString(ann, "node.alpha.kubernetes.io/ttl", "0", a);
+  SetString(ann, "volumes.kubernetes.io/controller-managed-attach-detach", "true", a);
+  md.AddMember("annotations", ann, a);
+  d.AddMember("metadata", md, a);
+  JsonValue spec(rapidjson::kObjectType);
+  if (!options_.taints.empty()) {
+    JsonValue taints(rapidjson::kArrayType);
+    for (const auto& t : options_.taints) {
+      auto colon = t.rfind(':');
+      std::string kv = t.substr(0, colon);
+      auto eq = kv.find('=');
+      JsonValue tv(rapidjson::kObjectType);
+      SetString(tv, "key", kv.substr(0, eq), a);
+      if (eq != std::string::npos) SetString(tv, "value", kv.substr(eq + 1), a);
+      SetString(tv, "effect", t.substr(colon + 1), a);
+      taints.PushBack(tv, a);
+    }
+    spec.AddMember("taints", taints, a);
+  }
+  d.AddMember("spec", spec, a);
+
+  JsonValue status(rapidjson::kObjectType);
+  JsonValue cap(rapidjson::kObjectType);
+  SetString(cap, "cpu", options_.cpu, a);
+  SetString(cap, "ephemeral-storage", options_.ephemeral_storage, a);
+  SetString(cap, "memory", options_.memory, a);
+  SetString(cap, "pods", options_.pods, a);
+  JsonValue alloc(cap, a);
+  status.AddMember("capacity", cap, a);
+  status.AddMember("allocatable", alloc, a);
+  JsonValue conds(rapidjson::kArrayType);
+  AddCondition(conds, "MemoryPressure", "False", ts, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", a, true);
+  AddCondition(conds, "DiskPressure", "False", ts, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", a, true);
+  AddCondition(conds, "PIDPressure", "False", ts, "KubeletHasSufficientPID", "kubelet has sufficient PID available", a, true);
+  AddCondition(conds, "Ready", "True", ts, "KubeletReady", "kubelet is posting ready status", a, true);
+  status.AddMember("conditions", conds, a);
+  JsonValue addrs(rapidjson::kArrayType);
+  JsonValue ip(rapidjson::kObjectType);
+  SetString(ip, "type", "InternalIP", a);
+  SetString(ip, "address", n.ip, a);
+  addrs.PushBack(ip, a);
+  JsonValue host(rapidjson::kObjectType);
+  SetString(host, "type", "Hostname", a);
+  SetString(host, "address", n.name, a);
+  addrs.PushBack(host, a);
+  status.AddMember("addresses", addrs, a);
+  JsonValue de(rapidjson::kObjectType);
+  JsonValue ke(rapidjson::kObjectType);
+  ke.AddMember("Port", 10250, a);
+  de.AddMember("kubeletEndpoint", ke, a);
+  status.AddMember("daemonEndpoints", de, a);
+  JsonValue info(rapidjson::kObjectType);
+  SetString(info, "machineID", "hollow", a);
+  SetString(info, "systemUUID", "hollow-" + n.name, a);
+  SetString(info, "bootID", "hollow", a);
+  SetString(info, "kernelVersion", "hollow", a);
+  SetString(info, "osImage", "minik hollow node", a);
+  SetString(info, "containerRuntimeVersion", "hollow://1.0.0", a);
+  SetString(info, "kubeletVersion", "v1.32.0+minik", a);
+  SetString(info, "kubeProxyVersion", "v1.32.0+minik", a);
+  SetString(info, "operatingSystem", "linux", a);
+  SetString(info, "architecture", "amd64", a);
+  status.AddMember("nodeInfo", info, a);
+  d.AddMember("status", status, a);
+  return d;
+}
+
+void HollowNodes::Start() {
+  if (running_) return;
+  running_ = true;
+  client::InformerOptions io;
+  io.field_selector = nodes_.size() == 1 ? "spec.nodeName=" + nodes_[0].name : "spec.nodeName!=";
+  io.builtin_indexes = false;
+  pods_ = std::make_unique<client::Informer>(client_, timers_, kPods, io);
+  queue_ = std::make_unique<client::WorkQueue>(timers_);
+  client::EventHandlers h;
+  auto enqueue = [this](const client::ObjectPtr& o) {
+    const JsonValue* node = Path(*o, {"spec", "nodeName"});
+    if (node && node->IsString() && index_.count(node->GetString())) queue_->Add(client::ObjectKey(*o));
+  };
+  h.on_add = enqueue;
+  h.on_update = [enqueue](const client::ObjectPtr&, const client::ObjectPtr& o) { enqueue(o); };
+  h.on_delete = [this](const client::ObjectPtr& o, bool) {
+    completions_.erase(client::ObjectKey(*o));
+    pod_ips_.erase(std::string(client::MetaString(*o, "uid")));
+  };
+  pods_->AddEventHandler(h);
+  queue_->Start(options_.pod_workers, [this](const std::string& key) { SyncPod(key); });
+  for (size_t i = 0; i < nodes_.size(); ++i) Register(i);
+  pods_->Run();
+}
+
+void HollowNodes::Stop() {
+  if (!running_) return;
+  running_ = false;
+  if (queue_) queue_->ShutDown();
+  if (pods_) pods_->Stop();
+  for (auto& n : nodes_) {
+    n.lease_timer.reset();
+    n.status_timer.reset();
+  }
+  completions_.clear();
+}
+
+void HollowNodes::Register(size_t i) {
+  std::weak_ptr<bool> alive = alive_;
+  JsonDoc node = NodeObject(i);
+  client_.Create(kNodes, "", node, [this, alive, i](StatusOr<JsonDoc> r) {
+    if (alive.expired() || !running_) return;
+    if (!r.ok() && !r.error().IsAlreadyExists()) {
+      MINIK_LOG(Warning) << "registering node " << nodes_[i].name << ": " << r.error().ToString() << "; retrying";
+      nodes_[i].lease_timer = timers_.After(2000, [this, i]() { Register(i); });
+      return;
+    }
+    // Post the status (a create may not keep it; an existing node gets its fresh status).
+    JsonDoc st = NodeObject(i);
+    JsonDoc patch(rapidjson::kObjectType);
+    patch.AddMember("status", Clone(st["status"], patch.GetAllocator()), patch.GetAllocator());
+    client_.Patch(kNodes, "", nodes_[i].name, client::PatchType::kStrategicMerge, ToJson(patch), "status",
+                  [this, alive, i](StatusOr<JsonDoc> r2) {
+                    if (alive.expired() || !running_) return;
+                    if (!r2.ok()) {
+                      MINIK_LOG(Warning) << "node status " << nodes_[i].name << ": " << r2.error().ToString();
+                      nodes_[i].lease_timer = timers_.After(2000, [this, i]() { Register(i); });
+                      return;
+                    }
+                    OnRegistered(i);
+                  });
+  });
+}
+
+void HollowNodes::OnRegistered(size_t i) {
+  NodeState& n = nodes_[i];
+  if (!n.registered) {
+    n.registered = true;
+    if (++registered_ == nodes_.size()) MINIK_LOG(Info) << "registered " << registered_ << " hollow node(s)";
+  }
+  RenewLease(i);
+  // Spread the nodes' status reports over the period.
+  int64_t offset = options_.status_report_ms * static_cast<int64_t>(i) / std::max<int64_t>(1, nodes_.size());
+  n.status_timer = timers_.After(static_cast<uint64_t>(options_.status_report_ms + offset), [this, i]() { ReportStatus(i); });
+}
+
+void HollowNodes::RenewLease(size_t i) {
+  NodeState& n = nodes_[i];
+  std::weak_ptr<bool> alive = alive_;
+  std::string now = FormatRFC3339Micro(timers_.clock().Now());
+  auto next = [this, alive, i]() {
+    if (alive.expired() || !running_) return;
+    nodes_[i].lease_timer = timers_.After(static_cast<uint64_t>(options_.lease_renew_ms), [this, i]() { RenewLease(i); });
+  };
+  std::string patch = "{\"spec\":{\"holderIdentity\":\"" + n.name + "\",\"renewTime\":\"" + now + "\"}}";
+  client_.Patch(kLeases, kLeaseNamespace, n.name, client::PatchType::kMerge, patch, "",
+                [this, alive, i, now, next](StatusOr<JsonDoc> r) {
+                  if (alive.expired() || !running_) return;
+                  if (r.ok()) {
+                    ++renewals_;
+                    return next();
+                  }
+                  if (!r.error().IsNotFound()) {
+                    MINIK_LOG(Warning) << "renewing lease " << nodes_[i].name << ": " << r.error().ToString();
+                    return next();
+                  }
+                  JsonDoc lease(rapidjson::kObjectType);
+                  auto& a = lease.GetAllocator();
+                  SetString(lease, "apiVersion", "coordination.k8s.io/v1", a);
+                  SetString(lease, "kind", "Lease", a);
+                  JsonValue md(rapidjson::kObjectType);
+                  SetString(md, "name", nodes_[i].name, a);
+                  SetString(md, "namespace", kLeaseNamespace, a);
+                  lease.AddMember("metadata", md, a);
+                  JsonValue spec(rapidjson::kObjectType);
+                  SetString(spec, "holderIdentity", nodes_[i].name, a);
+                  spec.AddMember("leaseDurationSeconds", options_.lease_duration_seconds, a);
+                  SetString(spec, "renewTime", now, a);
+                  lease.AddMember("spec", spec, a);
+                  client_.Create(kLeases, kLeaseNamespace, lease, [this, alive, i, next](StatusOr<JsonDoc> r2) {
+                    if (alive.expired() || !running_) return;
+                    if (r2.ok()) ++renewals_;
+                    else MINIK_LOG(Warning) << "creating lease " << nodes_[i].name << ": " << r2.error().ToString();
+                    next();
+                  });
+                });
+}
+
+void HollowNodes::ReportStatus(size_t i) {
+  std::weak_ptr<bool> alive = alive_;
+  std::string ts = FormatRFC3339(timers_.clock().Now());
+  std::string patch = "{\"status\":{\"conditions\":[";
+  const char* types[] = {"MemoryPressure", "DiskPressure", "PIDPressure", "Ready"};
+  for (int k = 0; k < 4; ++k) {
+    if (k) patch += ",";
+    patch += std::string("{\"type\":\"") + types[k] + "\",\"lastHeartbeatTime\":\"" + ts + "\"}";
+  }
+  patch += "]}}";
+  client_.Patch(kNodes, "", nodes_[i].name, client::PatchType::kStrategicMerge, patch, "status",
+                [this, alive, i](StatusOr<JsonDoc> r) {
+                  if (alive.expired() || !running_) return;
+                  if (!r.ok()) MINIK_LOG(Warning) << "node status " << nodes_[i].name << ": " << r.error().ToString();
+                  nodes_[i].status_timer = timers_.After(static_cast<uint64_t>(options_.status_report_ms),
+                                                         [this, i]() { ReportStatus(i); });
+                });
+}
+
+std::string HollowNodes::PodIp(const std::string& uid) {
+  auto it = pod_ips_.find(uid);
+  if (it != pod_ips_.end()) return it->second;
+  uint32_t n = 2 + (next_ip_++ % 65000);
+  std::string ip = "10.42." + std::to_string(n / 256) + "." + std::to_string(n % 256);
+  pod_ips_[uid] = ip;
+  return ip;
+}
+
+void HollowNodes::SyncPod(const std::string& key) {
+  std::weak_ptr<bool> alive = alive_;
+  auto done = [this, alive, key](Status st) {
+    if (alive.expired() || !queue_) return;
+    if (st.ok() || st.IsNotFound()) queue_->Forget(key);
+    else if (st.IsConflict()) queue_->Add(key);
+    else queue_->AddRateLimited(key);
+    queue_->Done(key);
+  };
+  client::ObjectPtr pod = pods_->Get(key);
+  if (!pod) return done(Status::OK());
+  std::string ns, name;
+  client::SplitKey(key, &ns, &name);
+  std::string uid(client::MetaString(*pod, "uid"));
+  ++pod_writes_;
+  if (IsBeingDeleted(*pod)) {
+    // The containers "stopped": finish the graceful deletion.
+    client::DeleteOptions del;
+    del.grace_period_seconds = 0;
+    del.precondition_uid = uid;
+    client_.Delete(kPods, ns, name, del, [done](StatusOr<JsonDoc> r) { done(r.ok() ? Status::OK() : r.error()); });
+    return;
+  }
+  std::string_view phase = Phase(*pod);
+  std::string restart(GetString(*Path(*pod, {"spec"}), "restartPolicy").value_or("Always"));
+  TimePoint now = timers_.clock().Now();
+  std::string ts = FormatRFC3339(now);
+  const JsonValue* node = Path(*pod, {"spec", "nodeName"});
+  std::string node_name = node && node->IsString() ? node->GetString() : "";
+  auto node_it = index_.find(node_name);
+  std::string host_ip = node_it == index_.end() ? "" : nodes_[node_it->second].ip;
+
+  if (phase == "Succeeded" || phase == "Failed") {
+    --pod_writes_;
+    return done(Status::OK());
+  }
+  if (phase == "Running") {
+    --pod_writes_;
+    if (restart != "Always" && !completions_.count(key)) {
+      // Run to completion: succeed run_seconds after the start.
+      int64_t delay_ms = options_.run_seconds * 1000;
+      TimePoint started;
+      if (const JsonValue* st = Path(*pod, {"status", "startTime"}); st && st->IsString() && ParseRFC3339(st->GetString(), &started)) {
+        delay_ms -= std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count();
+      }
+      completions_[key] = timers_.After(static_cast<uint64_t>(std::max<int64_t>(0, delay_ms)), [this, key]() {
+        auto node = completions_.extract(key);
+        auto p = pods_ ? pods_->Get(key) : nullptr;
+        if (!p || IsBeingDeleted(*p) || Phase(*p) != "Running") return;
+        std::string ns2, name2;
+        client::SplitKey(key, &ns2, &name2);
+        std::string t = FormatRFC3339(timers_.clock().Now());
+        std::string started_at(GetString(*Path(*p, {"status"}), "startTime").value_or(t));
+        JsonDoc patch(rapidjson::kObjectType);
+        auto& a = patch.GetAllocator();
+        JsonValue status(rapidjson::kObjectType);
+        SetString(status, "phase", "Succeeded", a);
+        JsonValue conds(rapidjson::kArrayType);
+        AddCondition(conds, "PodReadyToStartContainers", "False", t, "", "", a, false);
+        AddCondition(conds, "Ready", "False", t, "PodCompleted", "", a, false);
+        AddCondition(conds, "ContainersReady", "False", t, "PodCompleted", "", a, false);
+        status.AddMember("conditions", conds, a);
+        JsonValue cs(rapidjson::kArrayType);
+        if (const JsonValue* cl = Path(*p, {"spec", "containers"}); cl && cl->IsArray()) {
+          for (const auto& c : cl->GetArray()) {
+            JsonValue s(rapidjson::kObjectType);
+            SetString(s, "name", GetString(c, "name").value_or(""), a);
+            JsonValue state(rapidjson::kObjectType);
+            JsonValue term(rapidjson::kObjectType);
+            term.AddMember("exitCode", 0, a);
+            SetString(term, "reason", "Completed", a);
+            SetString(term, "startedAt", started_at, a);
+            SetString(term, "finishedAt", t, a);
+            SetString(term, "containerID", "hollow://" + std::string(client::MetaString(*p, "uid")) + "/" +
+                                               std::string(GetString(c, "name").value_or("")), a);
+            state.AddMember("terminated", term, a);
+            s.AddMember("state", state, a);
+            s.AddMember("lastState", JsonValue(rapidjson::kObjectType), a);
+            s.AddMember("ready", false, a);
+            s.AddMember("restartCount", 0, a);
+            SetString(s, "image", GetString(c, "image").value_or(""), a);
+            SetString(s, "imageID", "hollow://" + std::string(GetString(c, "image").value_or("")), a);
+            SetString(s, "containerID", "hollow://" + std::string(client::MetaString(*p, "uid")) + "/" +
+                                            std::string(GetString(c, "name").value_or("")), a);
+            s.AddMember("started", false, a);
+            cs.PushBack(s, a);
+          }
+        }
+        status.AddMember("containerStatuses", cs, a);
+        patch.AddMember("status", status, a);
+        ++pod_writes_;
+        client_.Patch(kPods, ns2, name2, client::PatchType::kStrategicMerge, ToJson(patch), "status",
+                      [](StatusOr<JsonDoc> r) {
+                        if (!r.ok() && !r.error().IsNotFound()) MINIK_LOG(Warning) << "pod status: " << r.error().ToString();
+                      });
+      });
+    }
+    return done(Status::OK());
+  }
+
+  // Pending: "start" it.
+  JsonDoc patch(rapidjson::kObjectType);
+  auto& a = patch.GetAllocator();
+  JsonValue status(rapidjson::kObjectType);
+  SetString(status, "phase", "Running", a);
+  JsonValue conds(rapidjson::kArrayType);
+  AddCondition(conds, "PodReadyToStartContainers", "True", ts, "", "", a, false);
+  AddCondition(conds, "Initialized", "True", ts, "", "", a, false);
+  AddCondition(conds, "Ready", "True", ts, "", "", a, false);
+  AddCondition(conds, "ContainersReady", "True", ts, "", "", a, false);
+  AddCondition(conds, "PodScheduled", "True", ts, "", "", a, false);
+  status.AddMember("conditions", conds, a);
+  SetString(status, "hostIP", host_ip, a);
+  JsonValue hips(rapidjson::kArrayType);
+  JsonValue hip(rapidjson::kObjectType);
+  SetString(hip, "ip", host_ip, a);
+  hips.PushBack(hip, a);
+  status.AddMember("hostIPs", hips, a);
+  bool host_network = GetBool(*Path(*pod, {"spec"}), "hostNetwork").value_or(false);
+  std::string pod_ip = host_network ? host_ip : PodIp(uid);
+  SetString(status, "podIP", pod_ip, a);
+  JsonValue pips(rapidjson::kArrayType);
+  JsonValue pip(rapidjson::kObjectType);
+  SetString(pip, "ip", pod_ip, a);
+  pips.PushBack(pip, a);
+  status.AddMember("podIPs", pips, a);
+  SetString(status, "startTime", ts, a);
+  JsonValue cs(rapidjson::kArrayType);
+  if (const JsonValue* cl = Path(*pod, {"spec", "containers"}); cl && cl->IsArray()) {
+    for (const auto& c : cl->GetArray()) {
+      std::string cname(GetString(c, "name").value_or(""));
+      std::string image(GetString(c, "image").value_or(""));
+      JsonValue s(rapidjson::kObjectType);
+      SetString(s, "name", cname, a);
+      JsonValue state(rapidjson::kObjectType);
+      JsonValue run(rapidjson::kObjectType);
+      SetString(run, "startedAt", ts, a);
+      state.AddMember("running", run, a);
+      s.AddMember("state", state, a);
+      s.AddMember("lastState", JsonValue(rapidjson::kObjectType), a);
+      s.AddMember("ready", true, a);
+      s.AddMember("restartCount", 0, a);
+      SetString(s, "image", image, a);
+      SetString(s, "imageID", "hollow://" + image, a);
+      SetString(s, "containerID", "hollow://" + uid + "/" + cname, a);
+      s.AddMember("started", true, a);
+      cs.PushBack(s, a);
+    }
+  }
+  status.AddMember("containerStatuses", cs, a);
+  patch.AddMember("status", status, a);
+  client_.Patch(kPods, ns, name, client::PatchType::kStrategicMerge, ToJson(patch), "status",
+                [done](StatusOr<JsonDoc> r) { done(r.ok() ? Status::OK() : r.error()); });
+}
+
+}  // namespace minik::agent
