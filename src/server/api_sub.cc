@@ -4,6 +4,7 @@
 #include <map>
 
 #include "api/errors.h"
+#include "api/labels.h"
 #include "api/patch.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -319,6 +320,29 @@ void ApiServer::DoScale(const CallPtr& c) {
 
 // ---- eviction ------------------------------------------------------------------------------
 
+namespace {
+
+// TooManyRequests "Cannot evict pod as it would violate the pod's disruption budget." with a
+// DisruptionBudget cause, as upstream's eviction REST.
+Status DisruptionBudgetError(std::string cause) {
+  Status st = Status::TooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.");
+  StatusDetails d;
+  d.causes.push_back(StatusCause{"DisruptionBudget", std::move(cause), ""});
+  st.SetDetails(std::move(d));
+  return st;
+}
+
+bool PodReady(const JsonValue& pod) {
+  const JsonValue* conds = Path(pod, {"status", "conditions"});
+  if (!conds || !conds->IsArray()) return false;
+  for (const auto& cnd : conds->GetArray()) {
+    if (GetString(cnd, "type").value_or("") == "Ready") return GetString(cnd, "status").value_or("") == "True";
+  }
+  return false;
+}
+
+}  // namespace
+
 void ApiServer::DoEviction(const CallPtr& c) {
   const auto& info = *c->ri.info;
   std::string key = StorageKey(info, c->ri.namespace_, c->ri.name);
@@ -330,9 +354,103 @@ void ApiServer::DoEviction(const CallPtr& c) {
       if (auto g = GetInt(*opts, "gracePeriodSeconds")) grace = *g;
     }
   }
-  DeleteObject(info, key, pod, grace, "", c->dry_run, [c](StatusOr<ObjectPtr> r, bool) {
-    if (!r.ok()) return SendStatus(*c->resp, r.error());
-    SendJson(*c->resp, 201, SuccessStatus(201));
+  auto evict = [this, c, &info, key, pod, grace]() {
+    DeleteObject(info, key, pod, grace, "", c->dry_run, [c](StatusOr<ObjectPtr> r, bool) {
+      if (!r.ok()) return SendStatus(*c->resp, r.error());
+      SendJson(*c->resp, 201, SuccessStatus(201));
+    });
+  };
+  // Pods that are not running (or already going away) are deleted without consulting budgets.
+  const JsonValue& pobj = *pod->object;
+  const JsonValue* phase_v = Path(pobj, {"status", "phase"});
+  std::string_view phase = phase_v && phase_v->IsString() ? phase_v->GetString() : "";
+  if (phase == "Succeeded" || phase == "Failed" || phase == "Pending" || Path(pobj, {"metadata", "deletionTimestamp"})) {
+    return evict();
+  }
+  // The budgets of the pod's namespace that select it.
+  const api::ResourceInfo* pdb_info = registry_.Find("policy", "v1", "poddisruptionbudgets");
+  const JsonValue* labels = Path(pobj, {"metadata", "labels"});
+  std::vector<ObjectPtr> pdbs;
+  if (pdb_info) {
+    auto page = store_.List(StoragePrefix(*pdb_info, c->ri.namespace_), "", 0, nullptr);
+    for (const auto& o : page.items) {
+      auto sel = api::LabelSelector::FromLabelSelectorJson(Path(*o->object, {"spec", "selector"}));
+      if (!sel.ok() || sel->Empty() || !sel->Matches(labels)) continue;
+      pdbs.push_back(o);
+    }
+  }
+  if (pdbs.empty()) return evict();
+  if (pdbs.size() > 1) {
+    return SendStatus(*c->resp, Status::Internal(
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."));
+  }
+  const JsonValue& pdb = *pdbs[0]->object;
+  std::string pdb_name = MetaStr(pdb, "name");
+  const JsonValue* st = Member(pdb, "status");
+  auto status_int = [st](const char* f) -> int64_t {
+    return st ? GetInt(*st, f).value_or(0) : 0;
+  };
+  bool ready = PodReady(pobj);
+  const JsonValue* policy_v = Path(pdb, {"spec", "unhealthyPodEvictionPolicy"});
+  std::string policy = policy_v && policy_v->IsString() ? policy_v->GetString() : "IfHealthyBudget";
+  if (!ready && policy == "AlwaysAllow") return evict();
+  if (!ready && status_int("currentHealthy") >= status_int("desiredHealthy") && status_int("desiredHealthy") > 0) {
+    return evict();
+  }
+  int64_t generation = GetInt(*Member(pdb, "metadata"), "generation").value_or(0);
+  if (status_int("observedGeneration") < generation) {
+    return SendStatus(*c->resp, DisruptionBudgetError("The disruption budget " + pdb_name +
+                                                      " is still being processed by the server."));
+  }
+  int64_t allowed = status_int("disruptionsAllowed");
+  if (allowed < 0) {
+    return SendStatus(*c->resp, api::ForbiddenError("policy", "poddisruptionbudgets", pdb_name,
+                                                    "pdb disruptions allowed is negative"));
+  }
+  const JsonValue* disrupted = st ? Member(*st, "disruptedPods") : nullptr;
+  if (disrupted && disrupted->IsObject() && disrupted->MemberCount() > 2000) {
+    return SendStatus(*c->resp, api::ForbiddenError("policy", "poddisruptionbudgets", pdb_name,
+                                                    "DisruptedPods map too big - too many evictions not confirmed by PDB controller"));
+  }
+  if (allowed == 0) {
+    return SendStatus(*c->resp, DisruptionBudgetError("The disruption budget " + pdb_name + " needs " +
+                                                      std::to_string(status_int("desiredHealthy")) +
+                                                      " healthy pods and has " +
+                                                      std::to_string(status_int("currentHealthy")) + " currently"));
+  }
+  if (c->dry_run) return evict();
+  // Take one disruption from the budget (recording the pod), then delete the pod.
+  auto doc = std::make_shared<JsonDoc>();
+  doc->CopyFrom(pdb, doc->GetAllocator());
+  auto& a = doc->GetAllocator();
+  JsonValue& status = EnsureObject(*doc, "status", a);
+  SetMember(status, "disruptionsAllowed", JsonValue(allowed - 1), a);
+  JsonValue& dp = EnsureObject(status, "disruptedPods", a);
+  SetString(dp, c->ri.name, FormatRFC3339(clock_.Now()), a);
+  if (allowed - 1 == 0) {
+    if (JsonValue* conds = MutableMember(status, "conditions"); conds && conds->IsArray()) {
+      for (auto& cnd : conds->GetArray()) {
+        if (GetString(cnd, "type").value_or("") != "DisruptionAllowed") continue;
+        if (GetString(cnd, "status").value_or("") != "False") {
+          SetString(cnd, "lastTransitionTime", FormatRFC3339(clock_.Now()), a);
+        }
+        SetString(cnd, "status", "False", a);
+        SetString(cnd, "reason", "InsufficientPods", a);
+        SetString(cnd, "message", "", a);
+      }
+    }
+  }
+  if (JsonValue* md = MutableMember(*doc, "metadata")) RemoveMember(*md, "resourceVersion");
+  std::string pdb_key = pdbs[0]->kv.key;
+  store_.Update(pdb_key, *doc, pdbs[0]->kv.mod_revision, [c, evict, pdb_name](StatusOr<ObjectPtr> r) {
+    if (!r.ok()) {
+      if (r.error().IsConflict()) {
+        return SendStatus(*c->resp, DisruptionBudgetError("The disruption budget " + pdb_name +
+                                                          " is still being processed by the server."));
+      }
+      return SendStatus(*c->resp, r.error());
+    }
+    evict();
   });
 }
 
