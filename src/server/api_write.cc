@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/yaml.h"
+#include "server/admission.h"
 #include "server/api_call.h"
 #include "server/api_server.h"
 #include "server/list_filter.h"
@@ -282,6 +283,10 @@ void ApiServer::DoCreate(const CallPtr& c) {
   RemoveMember(m, "deletionGracePeriodSeconds");
   RemoveMember(m, "selfLink");
   api::ApplyDefaults(info, *doc, a);
+  // Mutating admission (LimitRanger defaults, DefaultStorageClass).
+  if (Status st = admission::Mutate(store_, registry_, info, admission::Operation::kCreate, *doc); !st.ok()) {
+    return SendStatus(*c->resp, st);
+  }
   PrepareForCreate(info, *doc, a);
   if (Status st = ValidateAll(info, *doc, nullptr); !st.ok()) return SendStatus(*c->resp, st);
   // The namespace must exist and not be terminating.
@@ -295,6 +300,10 @@ void ApiServer::DoCreate(const CallPtr& c) {
                                                           " because it is being terminated"));
     }
   }
+  // Validating admission (LimitRanger checks, ResourceQuota, which charges the quotas first).
+  admission::Validate(store_, registry_, clock_, info, admission::Operation::kCreate, doc, nullptr, c->dry_run,
+                      [this, c, doc, &info, ns, name](Status admitted) {
+  if (!admitted.ok()) return SendStatus(*c->resp, admitted);
   std::vector<std::string> reserved_ips;
   std::vector<int> reserved_ports;
   if (info.group.empty() && info.kind == "Service") {
@@ -314,6 +323,7 @@ void ApiServer::DoCreate(const CallPtr& c) {
     release();
     if (!r.ok()) return SendStatus(*c->resp, MapStoreError(r.error(), info, name));
     SendWritten(*c, 201, *r);
+  });
   });
 }
 
@@ -398,6 +408,11 @@ void ApiServer::CommitUpdate(const CallPtr& c, const api::ResourceInfo& info, co
       }
     }
   }
+  // Validating admission (LimitRanger checks, ResourceQuota), then the write.
+  auto commit = [this, c, &info, key, old, doc, status_only, done, name]() {
+  const JsonValue& oldobj = *old->object;
+  JsonValue& meta2 = EnsureObject(*doc, "metadata", doc->GetAllocator());
+  bool deleting = Member(meta2, "deletionTimestamp") != nullptr;
   std::vector<std::string> reserved_ips;
   std::vector<int> reserved_ports;
   if (info.group.empty() && info.kind == "Service" && !status_only) {
@@ -441,6 +456,13 @@ void ApiServer::CommitUpdate(const CallPtr& c, const api::ResourceInfo& info, co
     if (!r.ok()) return done(MapStoreError(r.error(), info, name));
     done(*r);
   });
+  };
+  if (status_only) return commit();
+  admission::Validate(store_, registry_, clock_, info, admission::Operation::kUpdate, doc, old->object,
+                      c && c->dry_run, [commit, done](Status admitted) {
+                        if (!admitted.ok()) return done(admitted);
+                        commit();
+                      });
 }
 
 // ---- patch -------------------------------------------------------------------------------

@@ -114,8 +114,11 @@ std::string ResourceList(const api::Registry& reg, const std::string& group, con
       KV(w, "singularName", "");
       w.Key("namespaced");
       w.Bool(r->namespaced);
-      if (s.group != r->group) KV(w, "group", s.group);
-      if (s.version != r->version) KV(w, "version", s.version);
+      // A subresource of another group/version names both (pods/eviction: policy, v1).
+      if (s.group != r->group || s.version != r->version) {
+        KV(w, "group", s.group);
+        KV(w, "version", s.version);
+      }
       KV(w, "kind", s.kind);
       StrArray(w, "verbs", s.verbs);
       w.EndObject();

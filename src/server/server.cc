@@ -24,6 +24,7 @@
 #include "server/in_process_client.h"
 #include "server/controllers/manager.h"
 #include "server/in_process_transport.h"
+#include "server/scheduler/scheduler_loop.h"
 #include "server/manifests/default_manifests.h"
 #include "server/manifests/deployer.h"
 #include "server/object_store.h"
@@ -171,7 +172,10 @@ Status RunServer(const ServerConfig& cfg) {
   // transport, on this loop.
   client::LoopTimers timers(loop, clock);
   client::RestApiClient controller_client(std::make_unique<InProcessTransport>(loop, api));
+  client::SharedInformerFactory informers(controller_client, timers);
+  controllers::EventRecorder scheduler_events(controller_client, clock, "default-scheduler");
   std::unique_ptr<controllers::ControllerManager> manager;
+  std::unique_ptr<scheduler::SchedulerRunner> sched;
   std::unique_ptr<ManifestDeployer> deployer;
   Status fatal;
   bool stopping = false;
@@ -185,6 +189,7 @@ Status RunServer(const ServerConfig& cfg) {
     };
     // The deployer may be waiting on this loop inside an API call: stop it without blocking.
     if (manager) manager->Stop();
+    if (sched) sched->Stop();
     if (deployer) deployer->StopAsync([&loop, finish]() { loop.Post(finish); });
     else finish();
   };
@@ -222,14 +227,21 @@ Status RunServer(const ServerConfig& cfg) {
     auto suffix = pki::RandomHex(4);
     copts.identity = node_name + "_" + (suffix.ok() ? *suffix : "0");
     copts.root_ca_pem = pki->server_ca_pem;
-    manager = std::make_unique<controllers::ControllerManager>(controller_client, timers, copts);
+    copts.storage_dir = cfg.data_dir + "/storage";
+    manager = std::make_unique<controllers::ControllerManager>(controller_client, informers, timers, copts);
     manager->Start();
+    scheduler::SchedulerRunnerOptions sopts;
+    sopts.identity = copts.identity;
+    sched = std::make_unique<scheduler::SchedulerRunner>(controller_client, informers, timers, scheduler_events, sopts);
+    sched->Start();
     if (!cfg.disable_agent) {
       MINIK_LOG(Warning) << "the embedded agent is not available yet; running the control plane only";
     }
   });
   loop.Run();
+  sched.reset();
   manager.reset();
+  informers.Stop();
   deployer.reset();
   return fatal;
 }

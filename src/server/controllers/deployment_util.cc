@@ -187,7 +187,8 @@ int64_t MaxRevision(const std::vector<ObjectPtr>& rss) {
 
 bool SetAnnotation(JsonDoc& doc, std::string_view key, std::string_view value) {
   JsonValue& an = Annotations(doc);
-  if (GetString(an, key).value_or("\x01") == value && Member(an, key)) return false;
+  auto cur = GetString(an, key);
+  if (cur && *cur == value) return false;
   SetString(an, key, value, doc.GetAllocator());
   return true;
 }

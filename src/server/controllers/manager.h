@@ -25,11 +25,15 @@ struct ManagerOptions {
   // ("deployment", "replicaset", ...).
   std::vector<std::string> controllers;
   std::string root_ca_pem;  // published as kube-root-ca.crt in every namespace
+  std::string storage_dir = "/var/lib/minik/storage";  // local-path volumes (<data-dir>/storage)
 };
 
 class ControllerManager {
  public:
-  ControllerManager(client::ApiClient& client, client::Timers& timers, ManagerOptions options);
+  // informers: shared with the scheduler (one cache of each resource per process); the manager
+  // starts it when it starts leading and leaves it running when it stops.
+  ControllerManager(client::ApiClient& client, client::SharedInformerFactory& informers, client::Timers& timers,
+                    ManagerOptions options);
   ~ControllerManager();
 
   void Start();
@@ -45,7 +49,7 @@ class ControllerManager {
   client::ApiClient& client_;
   client::Timers& timers_;
   ManagerOptions options_;
-  std::unique_ptr<client::SharedInformerFactory> informers_;
+  client::SharedInformerFactory& informers_;
   std::unique_ptr<EventRecorder> events_;
   std::vector<ControllerPtr> controllers_;
   std::unique_ptr<client::LeaderElector> elector_;

@@ -385,6 +385,8 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
       return false;
     }
   }
+  // VolumeBinding (supplied by the caller).
+  if (s.opts && s.opts->volume_filter && !s.opts->volume_filter(pod, node, st)) return false;
   // PodTopologySpread.
   for (size_t i = 0; i < s.hard.size(); ++i) {
     const SpreadConstraint& c = *s.hard[i];

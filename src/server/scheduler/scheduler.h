@@ -27,7 +27,8 @@
 //     labels of a pod controlled by a ReplicaSet/ReplicationController/StatefulSet).
 //   - namespaceSelector in pod affinity terms needs Options::namespace_labels; {} means all.
 //   - Volume filters (VolumeBinding, VolumeZone, NodeVolumeLimits, VolumeRestrictions, PV node
-//     affinity), ImageLocality, scheduling gates, extenders and the queue are not here.
+//     affinity), ImageLocality, scheduling gates, extenders and the queue are not here
+//     (Options::volume_filter lets the caller add VolumeBinding; scheduler_loop.h does).
 //
 // Thread-safety: a Cache and its NodeInfos are used by one thread (the scheduler's); PodInfo is
 // immutable once parsed and may be shared between threads (std::shared_ptr<const PodInfo>).
@@ -255,6 +256,10 @@ struct Options {
   std::function<std::optional<api::LabelSelector>(const PodInfo&)> default_spread_selector;
   // Labels of namespaces, for namespaceSelector in pod affinity terms.
   std::function<const Labels*(std::string_view ns)> namespace_labels;
+  // The volume filters this library does not implement (VolumeBinding: claims and PV node
+  // affinity), supplied by the caller that knows the claims; run after NodeResourcesFit, as in
+  // the default profile. Returns false with st filled (plugin, code, reasons) to reject a node.
+  std::function<bool(const PodInfo& pod, const NodeInfo& node, NodeStatus* st)> volume_filter;
 };
 
 // The scheduler's view of the cluster, updated incrementally. One thread.

@@ -116,10 +116,10 @@ class SchedulingQueue {
   std::string Where(const std::string& key) const;
 
  private:
-  enum class Where { kActive, kBackoff, kUnschedulable };
+  enum class Slot { kActive, kBackoff, kUnschedulable };
   struct Entry {
     QueuedPodPtr pod;
-    Where where = Where::kActive;
+    Slot where = Slot::kActive;
     int64_t backoff_expiry_ms = 0;
   };
   struct ActiveLess {
@@ -131,7 +131,7 @@ class SchedulingQueue {
   struct UnschedLess {
     bool operator()(const Entry* a, const Entry* b) const;
   };
-  struct InFlight {
+  struct FlightState {
     bool relevant_update = false;  // a relevant update happened meanwhile
     bool deleted = false;
     uint32_t events = 0;  // cluster events that happened meanwhile
@@ -141,6 +141,7 @@ class SchedulingQueue {
 
   int64_t Now() const;
   void Unlink(Entry* e);
+  void CountInterest(const Entry* e, int delta);
   void PushActive(Entry* e);
   void PushBackoff(Entry* e);
   void PushUnschedulable(Entry* e);
@@ -157,7 +158,10 @@ class SchedulingQueue {
   std::set<Entry*, ActiveLess> active_;
   std::set<Entry*, BackoffLess> backoff_;
   std::set<Entry*, UnschedLess> unschedulable_;
-  std::unordered_map<std::string, InFlight> in_flight_;
+  // How many unschedulable pods care about each event bit: an event nobody waits for costs
+  // nothing (confirmations of bindings are assigned-pod adds, one per pod).
+  int interest_[32] = {};
+  std::unordered_map<std::string, FlightState> in_flight_;
   http::HandlePtr timer_;
   int64_t timer_due_ms_ = -1;
   std::shared_ptr<bool> alive_;

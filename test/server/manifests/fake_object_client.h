@@ -31,6 +31,7 @@ class FakeObjectClient : public ObjectClient {
     kinds_["v1/Secret"] = true;
     kinds_["v1/Service"] = true;
     kinds_["v1/Namespace"] = false;
+    kinds_["storage.k8s.io/v1/StorageClass"] = false;
     kinds_["apps/v1/Deployment"] = true;
     kinds_["rbac.authorization.k8s.io/v1/ClusterRoleBinding"] = false;
     for (const char* ns : {"default", "kube-system"}) namespaces_.insert({ns, true});
