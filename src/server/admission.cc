@@ -444,10 +444,50 @@ void ChargeQuotas(const std::shared_ptr<QuotaState>& st) {
 
 }  // namespace
 
+Status ResolvePriority(const std::vector<const JsonValue*>& classes, JsonValue& pod, JsonAlloc& a) {
+  JsonValue& spec = EnsureObject(pod, "spec", a);
+  std::string name(GetString(spec, "priorityClassName").value_or(""));
+  if (name == "system-node-critical" || name == "system-cluster-critical") return Status::OK();  // defaulted
+  const JsonValue* cls = nullptr;
+  for (const JsonValue* c : classes) {
+    std::string_view cname = GetString(*Member(*c, "metadata"), "name").value_or("");
+    if (name.empty() ? GetBool(*c, "globalDefault").value_or(false) : cname == name) {
+      cls = c;
+      break;
+    }
+  }
+  std::string pod_name = MetaName(pod);
+  if (!cls) {
+    if (name.empty()) return Status::OK();  // no global default: priority 0, as defaulted
+    return api::ForbiddenError("", "pods", pod_name, "no PriorityClass with name " + name + " was found");
+  }
+  int64_t value = GetInt(*cls, "value").value_or(0);
+  // Defaulting sets 0 for a pod without a class; a global default replaces it.
+  if (auto given = GetInt(spec, "priority"); given && *given != value && !name.empty()) {
+    return api::ForbiddenError("", "pods", pod_name,
+                               "the integer value of priority (" + std::to_string(*given) +
+                                   ") must not be provided in pod spec; priority admission controller computed " +
+                                   std::to_string(value) + " from the given PriorityClass name");
+  }
+  if (name.empty()) SetString(spec, "priorityClassName", GetString(*Member(*cls, "metadata"), "name").value_or(""), a);
+  SetMember(spec, "priority", JsonValue(value), a);
+  SetString(spec, "preemptionPolicy", GetString(*cls, "preemptionPolicy").value_or("PreemptLowerPriority"), a);
+  return Status::OK();
+}
+
 Status Mutate(const ObjectStore& store, const api::Registry& registry, const api::ResourceInfo& info, Operation op,
               JsonDoc& obj) {
   if (op != Operation::kCreate) return Status::OK();
   if (IsCore(info, "Pod")) {
+    // Priority: spec.priority and preemptionPolicy from the PriorityClass (or the global default).
+    if (const api::ResourceInfo* pc = registry.Find("scheduling.k8s.io", "v1", "priorityclasses")) {
+      auto classes = store.List(StoragePrefix(*pc, ""), "", 0, nullptr).items;
+      std::string_view given = Path(obj, {"spec", "priorityClassName"}) && Path(obj, {"spec", "priorityClassName"})->IsString()
+                                   ? Path(obj, {"spec", "priorityClassName"})->GetString() : "";
+      if (!classes.empty() || (!given.empty() && given != "system-node-critical" && given != "system-cluster-critical")) {
+        MINIK_RETURN_IF_ERROR(ResolvePriority(Objects(classes), obj, obj.GetAllocator()));
+      }
+    }
     auto lrs = ListNamespace(store, registry, "limitranges", NamespaceOf(obj));
     if (!lrs.empty()) ApplyLimitRangeDefaults(Objects(lrs), obj, obj.GetAllocator());
   } else if (IsCore(info, "PersistentVolumeClaim")) {

@@ -52,6 +52,11 @@ std::string CheckLimitRanges(const std::vector<const JsonValue*>& limit_ranges, 
 // nor the beta annotation) to the default class, if there is one. True when it set it.
 bool SetDefaultStorageClass(const std::vector<const JsonValue*>& classes, JsonValue& pvc, JsonAlloc& a);
 
+// Priority (plugin/pkg/admission/priority): spec.priority and spec.preemptionPolicy of a pod from
+// its PriorityClass, or from the globalDefault class when it names none; Forbidden
+// `no PriorityClass with name x was found` or when a given spec.priority disagrees.
+Status ResolvePriority(const std::vector<const JsonValue*>& classes, JsonValue& pod, JsonAlloc& a);
+
 // A quota whose status.used must change to admit the object.
 struct QuotaCharge {
   size_t index = 0;  // into the quotas given

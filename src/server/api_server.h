@@ -64,6 +64,7 @@ class ApiServer {
   void DoDeleteCollection(const CallPtr& c);
   void DoBinding(const CallPtr& c);
   void DoScale(const CallPtr& c);
+  void ScaleAttempt(const CallPtr& c, int tries);
   void DoEviction(const CallPtr& c);
 
   // The write pipeline shared by update, patch and subresources: validates new_obj against the

@@ -280,7 +280,9 @@ JsonDoc ScaleOf(const api::ResourceInfo& info, const StoredObject& o) {
 
 }  // namespace
 
-void ApiServer::DoScale(const CallPtr& c) {
+void ApiServer::DoScale(const CallPtr& c) { ScaleAttempt(c, 0); }
+
+void ApiServer::ScaleAttempt(const CallPtr& c, int tries) {
   const auto& info = *c->ri.info;
   std::string key = StorageKey(info, c->ri.namespace_, c->ri.name);
   ObjectPtr o = store_.Get(key);
@@ -312,7 +314,13 @@ void ApiServer::DoScale(const CallPtr& c) {
   auto doc = std::make_shared<JsonDoc>();
   doc->CopyFrom(*o->object, doc->GetAllocator());
   SetMember(EnsureObject(*doc, "spec", doc->GetAllocator()), "replicas", JsonValue(replicas), doc->GetAllocator());
-  CommitUpdate(c, info, key, o, doc, false, [c, &info](StatusOr<ObjectPtr> r) {
+  // As a patch, and an update without a resourceVersion, retry when another writer got there
+  // first (upstream's GuaranteedUpdate); an update naming a resourceVersion gets the Conflict.
+  bool precondition = c->ri.verb == "update" ? !rv.empty()
+                                              : c->req.body.find("\"resourceVersion\"") != std::string::npos;
+  bool retry = !precondition && tries < 5;
+  CommitUpdate(c, info, key, o, doc, false, [this, c, &info, retry, tries](StatusOr<ObjectPtr> r) {
+    if (!r.ok() && r.error().IsConflict() && retry) return ScaleAttempt(c, tries + 1);
     if (!r.ok()) return SendStatus(*c->resp, r.error());
     SendJson(*c->resp, 200, ToJson(ScaleOf(info, **r)));
   });

@@ -147,10 +147,12 @@ Status RunServer(const ServerConfig& cfg) {
   auto token = EnsureToken(cfg, server_dir, pki->server_ca_pem);
   if (!token.ok()) return token.error().WithContext("token");
 
+  // The loop outlives the datastore: the store's writer thread posts its last completions to it
+  // while the backend shuts down.
+  http::Loop loop;
   auto backend = store::SqliteBackend::Open(server_dir + "/db/state.db", store::SqliteOptions{});
   if (!backend.ok()) return backend.error().WithContext("opening the datastore");
 
-  http::Loop loop;
   auto objects = ObjectStore::Open(loop, **backend);
   if (!objects.ok()) return objects.error();
   ApiServerOptions aopts;
@@ -188,8 +190,11 @@ Status RunServer(const ServerConfig& cfg) {
       loop.Stop();
     };
     // The deployer may be waiting on this loop inside an API call: stop it without blocking.
+    // Controllers, the scheduler and their informers first: nothing may arm new timers or
+    // watches while the loop winds down.
     if (manager) manager->Stop();
     if (sched) sched->Stop();
+    informers.Stop();
     if (deployer) deployer->StopAsync([&loop, finish]() { loop.Post(finish); });
     else finish();
   };

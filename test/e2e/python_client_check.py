@@ -34,7 +34,7 @@ def watcher():
     w = watch.Watch()
     for ev in w.stream(core.list_namespaced_config_map, ns, timeout_seconds=3):
         events.append((ev["type"], ev["object"].metadata.name))
-        if len(events) >= 3:
+        if ("DELETED", "py2") in events:
             w.stop()
 
 

@@ -271,3 +271,29 @@ TEST_CASE("the API server gives class-less claims the default StorageClass") {
   REQUIRE(c.ok());
   CHECK(S(Path(*c, {"spec", "storageClassName"})) == "local-path");
 }
+
+TEST_CASE("Priority admission resolves PriorityClasses and the global default") {
+  auto high = J(R"({"metadata":{"name":"high"},"value":1000,"preemptionPolicy":"Never"})");
+  auto dflt = J(R"({"metadata":{"name":"normal"},"value":10,"globalDefault":true})");
+  std::vector<const JsonValue*> classes = {&high, &dflt};
+
+  auto pod = J(R"({"metadata":{"name":"p"},"spec":{"priorityClassName":"high","containers":[]}})");
+  REQUIRE(ResolvePriority(classes, pod, pod.GetAllocator()).ok());
+  CHECK(GetInt(pod["spec"], "priority").value_or(-1) == 1000);
+  CHECK(S(Path(pod, {"spec", "preemptionPolicy"})) == "Never");
+
+  auto plain = J(R"({"metadata":{"name":"p"},"spec":{"priority":0,"containers":[]}})");
+  REQUIRE(ResolvePriority(classes, plain, plain.GetAllocator()).ok());
+  CHECK(S(Path(plain, {"spec", "priorityClassName"})) == "normal");
+  CHECK(GetInt(plain["spec"], "priority").value_or(-1) == 10);
+
+  auto missing = J(R"({"metadata":{"name":"p"},"spec":{"priorityClassName":"nope"}})");
+  Status st = ResolvePriority(classes, missing, missing.GetAllocator());
+  CHECK(st.code() == Code::kForbidden);
+  CHECK(st.message() == "pods \"p\" is forbidden: no PriorityClass with name nope was found");
+
+  auto wrong = J(R"({"metadata":{"name":"p"},"spec":{"priorityClassName":"high","priority":5}})");
+  st = ResolvePriority(classes, wrong, wrong.GetAllocator());
+  CHECK(st.message() == "pods \"p\" is forbidden: the integer value of priority (5) must not be provided in pod spec; "
+                        "priority admission controller computed 1000 from the given PriorityClass name");
+}
