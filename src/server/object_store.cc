@@ -41,6 +41,7 @@ class ObjectStoreImpl final : public ObjectStore {
   static store::WatchCache::Options CacheOptions() {
     store::WatchCache::Options o;
     o.on_parse = [](JsonDoc& doc, const store::KeyValue& kv) { SetResourceVersion(doc, kv.mod_revision); };
+    o.keep_raw_value = false;  // every read is served from the parsed objects
     return o;
   }
 

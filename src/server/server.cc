@@ -23,6 +23,7 @@
 #include "server/api_server.h"
 #include "server/in_process_client.h"
 #include "server/controllers/manager.h"
+#include "server/in_process_api_client.h"
 #include "server/in_process_transport.h"
 #include "server/scheduler/scheduler_loop.h"
 #include "server/manifests/default_manifests.h"
@@ -173,7 +174,7 @@ Status RunServer(const ServerConfig& cfg) {
   // Controllers (and later the scheduler) are API clients like any other, over the in-process
   // transport, on this loop.
   client::LoopTimers timers(loop, clock);
-  client::RestApiClient controller_client(std::make_unique<InProcessTransport>(loop, api));
+  InProcessApiClient controller_client(loop, api, **objects, api::Registry::Builtin());
   client::SharedInformerFactory informers(controller_client, timers);
   controllers::EventRecorder scheduler_events(controller_client, clock, "default-scheduler");
   std::unique_ptr<controllers::ControllerManager> manager;

@@ -14,9 +14,9 @@ using internal::HasPrefix;
 namespace {
 
 // A parsed document with an allocator sized to it. A default rapidjson Document allocates
-// its pool in 64 KiB chunks, which would cost 64 KiB per cached object; here the first chunk
-// is about the size of the text (the parsed tree holds copies of its strings plus 16-24 bytes
-// per value), so 10,000 objects of 1 KiB stay in a few tens of MB.
+// its pool in 64 KiB chunks, which would cost 64 KiB per cached object; here the one chunk is
+// sized to the tree: about twice the text (the tree holds copies of its strings plus 16-24 bytes
+// per value; a Kubernetes object parses to 1.9x its text), so it rarely needs a second chunk.
 struct ParsedValue {
   explicit ParsedValue(size_t chunk) : alloc(chunk), doc(&alloc) {}
   rapidjson::MemoryPoolAllocator<> alloc;  // declared first: destroyed after doc
@@ -24,7 +24,7 @@ struct ParsedValue {
 };
 
 std::shared_ptr<const JsonDoc> ParseValue(const KeyValue& kv, const WatchCache::Options& options) {
-  auto holder = std::make_shared<ParsedValue>(std::max<size_t>(256, kv.value.size() + kv.value.size() / 2));
+  auto holder = std::make_shared<ParsedValue>(2 * kv.value.size() + 256);
   holder->doc.Parse(kv.value.data(), kv.value.size());
   if (holder->doc.HasParseError()) {
     MINIK_LOG(Warning) << "watch cache: value of " << kv.key << " is not JSON: "
@@ -49,6 +49,7 @@ void WatchCache::Init(const ListResult& snapshot) {
     auto obj = std::make_shared<CachedObject>();
     obj->kv = kv;
     obj->object = ParseValue(kv, options_);
+    if (!options_.keep_raw_value && obj->object) obj->kv.value = std::string();
     objects_.insert(std::make_pair(kv.key, CachedObjectPtr(std::move(obj))));
   }
   events_.clear();
@@ -70,11 +71,13 @@ void WatchCache::ApplyOne(const Event& e) {
   if (it != objects_.end()) ev->prev = it->second;
   auto obj = std::make_shared<CachedObject>();
   obj->kv = e.kv;
-  if (e.type == Event::Type::kDelete && ev->prev && ev->prev->kv.value == e.kv.value && !options_.on_parse) {
+  if (e.type == Event::Type::kDelete && ev->prev && options_.keep_raw_value && ev->prev->kv.value == e.kv.value &&
+      !options_.on_parse) {
     obj->object = ev->prev->object;  // the deleted value: already parsed
   } else {
     obj->object = ParseValue(e.kv, options_);
   }
+  if (!options_.keep_raw_value && obj->object) obj->kv.value = std::string();
   ev->object = obj;
   if (e.type == Event::Type::kDelete) {
     if (it != objects_.end()) objects_.erase(it);

@@ -63,6 +63,9 @@ class WatchCache {
     // Called on each freshly parsed value before it is shared (e.g. to set
     // metadata.resourceVersion from kv.mod_revision); nullptr = leave the document as parsed.
     std::function<void(JsonDoc& doc, const KeyValue& kv)> on_parse;
+    // Keep each object's raw text (kv.value) next to its parsed form. A consumer that only reads
+    // the parsed objects drops it and holds each object once instead of twice.
+    bool keep_raw_value = true;
   };
   struct ListPage {
     std::vector<CachedObjectPtr> items;

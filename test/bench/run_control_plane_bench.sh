@@ -19,6 +19,10 @@ TMP=$(mktemp -d /tmp/minik-cpbench-XXXXXX)
 PID=""
 APID=""
 cleanup() {
+  if [ -n "$PID" ] && ! kill -0 "$PID" 2>/dev/null; then
+    echo "the server exited early; its log ends with:"
+    tail -30 "$TMP/server.log"
+  fi
   [ -n "$APID" ] && kill -9 "$APID" 2>/dev/null || true
   [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
   ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
