@@ -295,9 +295,13 @@ void ApiServer::DoCreate(const CallPtr& c) {
     ObjectPtr nso = store_.Get(StorageKey(*nsinfo, "", ns));
     if (!nso) return SendStatus(*c->resp, api::NotFoundError("", "namespaces", ns));
     if (Path(*nso->object, {"metadata", "deletionTimestamp"})) {
-      return SendStatus(*c->resp, api::ForbiddenError(info.group, info.plural, name,
-                                                      "unable to create new content in namespace " + ns +
-                                                          " because it is being terminated"));
+      Status st = api::ForbiddenError(info.group, info.plural, name,
+                                      "unable to create new content in namespace " + ns + " because it is being terminated");
+      // As upstream's NamespaceLifecycle admission: controllers recognize the refusal by this cause.
+      StatusDetails d = st.details() ? *st.details() : StatusDetails{};
+      d.causes.push_back(StatusCause{"NamespaceTerminating", "namespace " + ns + " is being terminated", "metadata.namespace"});
+      st.SetDetails(std::move(d));
+      return SendStatus(*c->resp, st);
     }
   }
   // Validating admission (LimitRanger checks, ResourceQuota, which charges the quotas first).

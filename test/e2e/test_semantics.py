@@ -50,6 +50,12 @@ class Semantics(ServerTestCase):
         self.assertEqual(phase, "Terminating")
         r = self.kn("create", "configmap", "late", check=False)
         self.assertFails(r, f"unable to create new content in namespace {self.ns} because it is being terminated")
+        code, body = self.raw("POST", f"/api/v1/namespaces/{self.ns}/configmaps",
+                              '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"late2"}}')
+        self.assertEqual(code, 403)
+        self.assertEqual(json.loads(body)["details"]["causes"],
+                         [{"reason": "NamespaceTerminating", "message": f"namespace {self.ns} is being terminated",
+                           "field": "metadata.namespace"}])
         self.kn("patch", "cm", "held", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
         deadline = time.time() + 10
         while time.time() < deadline and self.k("get", "ns", self.ns, check=False).code == 0:
