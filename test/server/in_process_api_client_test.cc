@@ -7,6 +7,7 @@
 #include "client/timers.h"
 #include "common/clock.h"
 #include "http/loop.h"
+#include "api_server_fixture.h"
 #include "server/api_server.h"
 #include "server/in_process_api_client.h"
 #include "server/object_store.h"
@@ -24,30 +25,9 @@ JsonDoc ConfigMap(const std::string& name, const std::string& value) {
   return std::move(*d);
 }
 
-struct Fixture {
-  http::Loop loop;
-  store::MemoryBackend backend;
-  RealClock clock;
-  std::unique_ptr<server::ObjectStore> objects;
-  std::unique_ptr<server::ApiServer> api;
-  std::unique_ptr<server::InProcessApiClient> client;
-
-  Fixture() {
-    auto o = server::ObjectStore::Open(loop, backend);
-    REQUIRE(o.ok());
-    objects = std::move(*o);
-    api = std::make_unique<server::ApiServer>(loop, *objects, api::Registry::Builtin(), clock, server::ApiServerOptions{});
-    client = std::make_unique<server::InProcessApiClient>(loop, *api, *objects, api::Registry::Builtin());
-    bool ready = false;
-    api->Bootstrap([&](Status st) {
-      REQUIRE(st.ok());
-      ready = true;
-      loop.Stop();
-    });
-    auto guard = loop.AddTimer(10000, 0, [&] { loop.Stop(); });
-    loop.Run();
-    REQUIRE(ready);
-  }
+struct Fixture : testing::ApiServerFixture {
+  std::unique_ptr<server::InProcessApiClient> client =
+      std::make_unique<server::InProcessApiClient>(loop, *api, *objects, api::Registry::Builtin());
 };
 
 }  // namespace

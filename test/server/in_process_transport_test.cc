@@ -6,6 +6,7 @@
 #include "client/rest_api_client.h"
 #include "common/clock.h"
 #include "http/loop.h"
+#include "api_server_fixture.h"
 #include "server/api_server.h"
 #include "server/in_process_transport.h"
 #include "server/object_store.h"
@@ -15,30 +16,9 @@ using namespace minik;
 
 namespace {
 
-struct Fixture {
-  http::Loop loop;
-  store::MemoryBackend backend;
-  RealClock clock;
-  std::unique_ptr<server::ObjectStore> objects;
-  std::unique_ptr<server::ApiServer> api;
-  std::unique_ptr<client::RestApiClient> client;
-
-  Fixture() {
-    auto o = server::ObjectStore::Open(loop, backend);
-    REQUIRE(o.ok());
-    objects = std::move(*o);
-    api = std::make_unique<server::ApiServer>(loop, *objects, api::Registry::Builtin(), clock, server::ApiServerOptions{});
-    client = std::make_unique<client::RestApiClient>(std::make_unique<server::InProcessTransport>(loop, *api));
-    bool ready = false;
-    api->Bootstrap([&](Status st) {
-      REQUIRE(st.ok());
-      ready = true;
-      loop.Stop();
-    });
-    auto guard = loop.AddTimer(10000, 0, [&] { loop.Stop(); });
-    loop.Run();
-    REQUIRE(ready);
-  }
+struct Fixture : testing::ApiServerFixture {
+  std::unique_ptr<client::RestApiClient> client =
+      std::make_unique<client::RestApiClient>(std::make_unique<server::InProcessTransport>(loop, *api));
 };
 
 const client::ResourceRef kConfigMaps{"", "v1", "configmaps"};
