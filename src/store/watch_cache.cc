@@ -112,6 +112,9 @@ void WatchCache::Record(CacheEventPtr ev) {
       MINIK_LOG(Error) << "watch cache: callback threw: " << ex.what();
     }
   }
+  // The memo served this fan-out; kept, it would hold a serialized copy of every object in the
+  // history. A watcher replaying the history later serializes again.
+  std::string().swap(ev->encoded);
 }
 
 CachedObjectPtr WatchCache::Get(const std::string& key) const {

@@ -50,7 +50,8 @@ struct CacheEvent {
   CachedObjectPtr prev;
   int64_t revision() const { return object->kv.mod_revision; }
   bool is_create() const { return type == Event::Type::kPut && !prev; }
-  // Memo slot for the consumer's serialized form, filled once and shared by every watcher.
+  // Memo slot for the consumer's serialized form, filled once and shared by every watcher of
+  // the live fan-out (released when the fan-out ends).
   mutable std::string encoded;
 };
 using CacheEventPtr = std::shared_ptr<const CacheEvent>;
