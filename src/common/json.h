@@ -22,6 +22,10 @@ StatusOr<JsonDoc> ParseJson(std::string_view text);
 // Compact serialization.
 std::string ToJson(const JsonValue& v);
 void AppendJson(const JsonValue& v, std::string* out);
+// Go's encoding/json of a generic map (what kubectl writes, e.g. in last-applied-configuration,
+// and what upstream hashes): object keys sorted, HTML-safe escaping of <, > and &, U+2028/9
+// escaped, integers without exponent, other numbers in their shortest round-trip form.
+void AppendGoJson(const JsonValue& v, std::string* out);
 // Two-space indented serialization.
 std::string ToPrettyJson(const JsonValue& v);
 

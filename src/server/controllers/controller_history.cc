@@ -15,86 +15,6 @@ JsonDoc CopyDoc(const JsonValue& v) {
   return d;
 }
 
-void AppendGoString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"': out->append("\\\""); continue;
-      case '\\': out->append("\\\\"); continue;
-      case '\n': out->append("\\n"); continue;
-      case '\r': out->append("\\r"); continue;
-      case '\t': out->append("\\t"); continue;
-      case '<': case '>': case '&':
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xf]);
-        continue;
-      default: break;
-    }
-    if (c < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xf]);
-      continue;
-    }
-    // U+2028 and U+2029 (E2 80 A8 / E2 80 A9).
-    if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
-      out->append(static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029");
-      i += 2;
-      continue;
-    }
-    out->push_back(static_cast<char>(c));
-  }
-  out->push_back('"');
-}
-
-void AppendGo(const JsonValue& v, std::string* out) {
-  switch (v.GetType()) {
-    case rapidjson::kNullType: out->append("null"); return;
-    case rapidjson::kFalseType: out->append("false"); return;
-    case rapidjson::kTrueType: out->append("true"); return;
-    case rapidjson::kStringType: AppendGoString(std::string_view(v.GetString(), v.GetStringLength()), out); return;
-    case rapidjson::kNumberType:
-      if (v.IsInt64()) out->append(std::to_string(v.GetInt64()));
-      else if (v.IsUint64()) out->append(std::to_string(v.GetUint64()));
-      else AppendJson(v, out);
-      return;
-    case rapidjson::kArrayType: {
-      out->push_back('[');
-      bool first = true;
-      for (const auto& e : v.GetArray()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendGo(e, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    case rapidjson::kObjectType: {
-      std::vector<const JsonValue::Member*> members;
-      for (const auto& m : v.GetObject()) members.push_back(&m);
-      std::sort(members.begin(), members.end(), [](const JsonValue::Member* a, const JsonValue::Member* b) {
-        return std::string_view(a->name.GetString(), a->name.GetStringLength()) <
-               std::string_view(b->name.GetString(), b->name.GetStringLength());
-      });
-      out->push_back('{');
-      bool first = true;
-      for (const auto* m : members) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendGoString(std::string_view(m->name.GetString(), m->name.GetStringLength()), out);
-        out->push_back(':');
-        AppendGo(m->value, out);
-      }
-      out->push_back('}');
-      return;
-    }
-  }
-}
-
 // Go writes `resources: {}` for every container (a struct, never omitted).
 void AddEmptyResources(JsonValue& spec, std::string_view field, JsonAlloc& a) {
   JsonValue* cs = MutableMember(spec, field);
@@ -137,7 +57,7 @@ bool ParseInt32(std::string_view s, uint32_t* out) {
 
 std::string GoJson(const JsonValue& v) {
   std::string out;
-  AppendGo(v, &out);
+  AppendGoJson(v, &out);
   return out;
 }
 

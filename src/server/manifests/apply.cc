@@ -10,110 +10,6 @@
 namespace minik::server {
 namespace {
 
-// ---- kubectl-compatible serialization (Go encoding/json of a map: keys sorted, HTML-safe) ----
-
-void AppendGoString(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"': out->append("\\\""); continue;
-      case '\\': out->append("\\\\"); continue;
-      case '\n': out->append("\\n"); continue;
-      case '\r': out->append("\\r"); continue;
-      case '\t': out->append("\\t"); continue;
-      case '\b': out->append("\\b"); continue;
-      case '\f': out->append("\\f"); continue;
-      case '<': case '>': case '&':
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xf]);
-        continue;
-      default: break;
-    }
-    if (c < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xf]);
-      continue;
-    }
-    // U+2028 and U+2029 (E2 80 A8 / E2 80 A9) are escaped by Go too.
-    if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
-      out->append(static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029");
-      i += 2;
-      continue;
-    }
-    out->push_back(static_cast<char>(c));
-  }
-  out->push_back('"');
-}
-
-void AppendSorted(const JsonValue& v, std::string* out) {
-  switch (v.GetType()) {
-    case rapidjson::kNullType: out->append("null"); return;
-    case rapidjson::kFalseType: out->append("false"); return;
-    case rapidjson::kTrueType: out->append("true"); return;
-    case rapidjson::kStringType:
-      AppendGoString(std::string_view(v.GetString(), v.GetStringLength()), out);
-      return;
-    case rapidjson::kNumberType: {
-      if (v.IsInt64()) {
-        out->append(std::to_string(v.GetInt64()));
-      } else if (v.IsUint64()) {
-        out->append(std::to_string(v.GetUint64()));
-      } else {
-        double d = v.GetDouble();
-        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e21) {
-          char buf[32];
-          std::snprintf(buf, sizeof buf, "%.0f", d);
-          out->append(buf);
-        } else {
-          char buf[32] = {0};
-          // Shortest representation that round-trips.
-          for (int prec = 1; prec <= 17; ++prec) {
-            std::snprintf(buf, sizeof buf, "%.*g", prec, d);
-            if (std::strtod(buf, nullptr) == d) break;
-          }
-          out->append(buf);
-        }
-      }
-      return;
-    }
-    case rapidjson::kArrayType: {
-      out->push_back('[');
-      bool first = true;
-      for (const JsonValue& item : v.GetArray()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendSorted(item, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    case rapidjson::kObjectType: {
-      std::vector<const JsonValue::Member*> members;
-      for (const auto& m : v.GetObject()) members.push_back(&m);
-      std::sort(members.begin(), members.end(), [](const JsonValue::Member* a, const JsonValue::Member* b) {
-        return std::string_view(a->name.GetString(), a->name.GetStringLength()) <
-               std::string_view(b->name.GetString(), b->name.GetStringLength());
-      });
-      out->push_back('{');
-      bool first = true;
-      for (const JsonValue::Member* m : members) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendGoString(std::string_view(m->name.GetString(), m->name.GetStringLength()), out);
-        out->push_back(':');
-        AppendSorted(m->value, out);
-      }
-      out->push_back('}');
-      return;
-    }
-  }
-}
-
 // ---- merge ----
 
 // Metadata the server owns: meaningless in a manifest, never merged nor pruned.
@@ -268,7 +164,7 @@ std::string LastAppliedConfiguration(const JsonValue& desired) {
     RemoveMember(annotations, kLastAppliedAnnotation);
   }
   std::string out;
-  AppendSorted(copy, &out);
+  AppendGoJson(copy, &out);
   out.push_back('\n');
   return out;
 }
