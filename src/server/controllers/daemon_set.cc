@@ -428,7 +428,7 @@ class DaemonSetController final : public Controller {
       if (client::MetaString(*o, "resourceVersion") == client::MetaString(*r, "resourceVersion")) return;
       const JsonValue* oref = ControllerRef(*o);
       const JsonValue* cref = ControllerRef(*r);
-      bool changed = (oref == nullptr) != (cref == nullptr) || (oref && cref && !JsonEqual(*oref, *cref));
+      bool changed = JsonChanged(oref, cref);
       if (changed && oref) {
         if (auto ds = Resolve(Namespace(*o), *oref)) EnqueueObject(ds);
       }
@@ -438,7 +438,7 @@ class DaemonSetController final : public Controller {
       }
       const JsonValue* ol = Labels(*o);
       const JsonValue* cl = Labels(*r);
-      bool labels_changed = (ol == nullptr) != (cl == nullptr) || (ol && cl && !JsonEqual(*ol, *cl));
+      bool labels_changed = JsonChanged(ol, cl);
       if (labels_changed || changed) {
         for (const auto& ds : SetsSelecting(*r)) EnqueueObject(ds);
       }
@@ -510,7 +510,7 @@ class DaemonSetController final : public Controller {
     if (IsBeingDeleted(*cur)) return OnPodDelete(cur);
     const JsonValue* oref = ControllerRef(*old);
     const JsonValue* cref = ControllerRef(*cur);
-    bool changed = (oref == nullptr) != (cref == nullptr) || (oref && cref && !JsonEqual(*oref, *cref));
+    bool changed = JsonChanged(oref, cref);
     if (changed && oref) {
       if (auto ds = Resolve(Namespace(*old), *oref)) EnqueueObject(ds);
     }
@@ -524,7 +524,7 @@ class DaemonSetController final : public Controller {
     }
     const JsonValue* ol = Labels(*old);
     const JsonValue* cl = Labels(*cur);
-    bool labels_changed = (ol == nullptr) != (cl == nullptr) || (ol && cl && !JsonEqual(*ol, *cl));
+    bool labels_changed = JsonChanged(ol, cl);
     if (labels_changed || changed) {
       for (const auto& ds : SetsSelecting(*cur)) EnqueueObject(ds);
     }

@@ -118,7 +118,7 @@ void DeploymentController::OnReplicaSetUpdate(const ObjectPtr& old_rs, const Obj
   }
   const JsonValue* ol = Labels(*old_rs);
   const JsonValue* cl = Labels(*cur_rs);
-  bool labels_changed = (ol == nullptr) != (cl == nullptr) || (ol && !JsonEqual(*ol, *cl));
+  bool labels_changed = JsonChanged(ol, cl);
   if (labels_changed || ref_changed) {
     for (const auto& d : DeploymentsForReplicaSet(*cur_rs)) EnqueueDeployment(*d);
   }

@@ -134,7 +134,7 @@ class DisruptionController final : public Controller {
     sh.on_update = [this](const client::ObjectPtr& old, const client::ObjectPtr& o) {
       const JsonValue* a = Path(*old, {"spec", "replicas"});
       const JsonValue* b = Path(*o, {"spec", "replicas"});
-      if ((a == nullptr) != (b == nullptr) || (a && b && !JsonEqual(*a, *b))) {
+      if (JsonChanged(a, b)) {
         for (const auto& k : pdbs_.IndexKeys(client::kNamespaceIndex, std::string(Namespace(*o)))) Enqueue(k);
       }
     };

@@ -290,7 +290,7 @@ class JobController final : public Controller {
     bool fin_removed = !HasFinalizer(*cur, kTrackingFinalizer);
     const JsonValue* cur_ref = ControllerRef(*cur);
     const JsonValue* old_ref = ControllerRef(*old_pod);
-    bool ref_changed = (cur_ref == nullptr) != (old_ref == nullptr) || (cur_ref && !JsonEqual(*cur_ref, *old_ref));
+    bool ref_changed = JsonChanged(cur_ref, old_ref);
     if (ref_changed && old_ref) {
       if (auto job = ResolveJob(Namespace(*old_pod), old_ref)) {
         if (fin_removed) FinalizerRemovalObserved(client::ObjectKey(*job), std::string(Uid(*cur)));
@@ -306,7 +306,7 @@ class JobController final : public Controller {
     if (HasFinalizer(*cur, kTrackingFinalizer)) EnqueueOrphan(*cur);
     const JsonValue* ol = Labels(*old_pod);
     const JsonValue* cl = Labels(*cur);
-    bool labels_changed = (ol == nullptr) != (cl == nullptr) || (ol && !JsonEqual(*ol, *cl));
+    bool labels_changed = JsonChanged(ol, cl);
     if (labels_changed || ref_changed) EnqueueMatchingJobs(*cur);
   }
   void DeletePod(const JsonValue& pod, bool final) {

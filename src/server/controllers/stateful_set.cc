@@ -490,7 +490,7 @@ class StatefulSetController final : public Controller {
     if (client::MetaString(*old, "resourceVersion") == client::MetaString(*cur, "resourceVersion")) return;
     const JsonValue* oref = ControllerRef(*old);
     const JsonValue* cref = ControllerRef(*cur);
-    bool changed = (oref == nullptr) != (cref == nullptr) || (oref && cref && !JsonEqual(*oref, *cref));
+    bool changed = JsonChanged(oref, cref);
     if (changed && oref) {
       if (auto s = Resolve(Namespace(*old), *oref)) EnqueueObject(s);
     }
@@ -504,7 +504,7 @@ class StatefulSetController final : public Controller {
     }
     const JsonValue* ol = Labels(*old);
     const JsonValue* cl = Labels(*cur);
-    bool labels_changed = (ol == nullptr) != (cl == nullptr) || (ol && cl && !JsonEqual(*ol, *cl));
+    bool labels_changed = JsonChanged(ol, cl);
     if (labels_changed || changed) {
       for (const auto& s : SetsSelecting(*cur)) EnqueueObject(s);
     }

@@ -238,6 +238,10 @@ bool JsonEqual(const JsonValue& a, const JsonValue& b) {
   return a == b;
 }
 
+bool JsonChanged(const JsonValue* a, const JsonValue* b) {
+  return (a == nullptr) != (b == nullptr) || (a && b && !JsonEqual(*a, *b));
+}
+
 int64_t IntOr(const JsonValue* v, int64_t dflt) { return v && v->IsInt64() ? v->GetInt64() : dflt; }
 
 // ---- Join --------------------------------------------------------------------------------------

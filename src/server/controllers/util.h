@@ -112,6 +112,9 @@ StatusOr<int64_t> ScaledValue(const JsonValue* int_or_percent, int64_t total, bo
 std::string ComputeHash(const JsonValue& tmpl, std::optional<int32_t> collision_count);
 // Semantic JSON equality (object member order ignored).
 bool JsonEqual(const JsonValue& a, const JsonValue& b);
+// Whether two optional values differ (one absent, or both present and not JsonEqual): how
+// handlers tell that an ownerReference or a label set changed between two versions.
+bool JsonChanged(const JsonValue* a, const JsonValue* b);
 int64_t IntOr(const JsonValue* v, int64_t dflt);
 
 // ---- Join: wait for several asynchronous calls ------------------------------------------------

@@ -169,6 +169,12 @@ TEST_CASE("hash, scaled values and semantic equality") {
   auto t2 = Json(R"({"b":[1,2],"a":1})");
   CHECK(JsonEqual(t1, t2));
   CHECK_FALSE(JsonEqual(t1, Json(R"({"a":1,"b":[2,1]})")));
+  CHECK_FALSE(JsonChanged(&t1, &t2));
+  CHECK_FALSE(JsonChanged(nullptr, nullptr));
+  CHECK(JsonChanged(&t1, nullptr));
+  CHECK(JsonChanged(nullptr, &t2));
+  auto t3 = Json(R"({"a":2,"b":[1,2]})");
+  CHECK(JsonChanged(&t1, &t3));
   std::string h = ComputeHash(t1, std::nullopt);
   CHECK(h == ComputeHash(t1, std::nullopt));
   CHECK(h != ComputeHash(t1, 1));
