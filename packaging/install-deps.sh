@@ -8,9 +8,11 @@ PKGS=(
   build-essential cmake pkg-config
   # libraries
   libsqlite3-dev sqlite3 libuv1-dev node-llhttp rapidjson-dev libyaml-cpp-dev
-  libnl-3-dev libnl-route-3-dev libnftables-dev libssl-dev openssl libarchive-dev
+  libnl-3-dev libnl-route-3-dev libnftables-dev libssl-dev openssl libarchive-dev libzstd-dev zlib1g-dev
   # tests
   catch2 python3 python3-kubernetes curl iproute2 nftables shellcheck
+  # test images and registry tests (built offline from Debian packages)
+  busybox-static docker-registry skopeo
   # runtime
   runc
 )

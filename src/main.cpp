@@ -6,6 +6,8 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/images/images_cli.h"
+#include "agent/runtime/shim.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -17,6 +19,7 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  server    Run the control plane (and an embedded agent unless --disable-agent)\n"
     "  agent     Run a worker node that joins a server\n"
+    "  images    Manage the node's images: import FILE..., ls, rm REF...\n"
     "  version   Print the version\n\n"
     "Run 'minik COMMAND --help' for the flags of a command.\n";
 
@@ -67,5 +70,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (cmd == "images") return minik::agent::images::ImagesMain(args);
+  // The per-container supervisor the agent starts (not for users).
+  if (cmd == "shim") return minik::agent::runtime::ShimMain(args);
   return Fail("", "unknown command \"" + cmd + "\"; run 'minik --help'");
 }

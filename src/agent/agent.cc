@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "agent/hollow_nodes.h"
+#include "agent/node_agent.h"
 #include "client/rest_api_client.h"
 #include "client/timers.h"
 #include "common/log.h"
@@ -60,23 +61,37 @@ std::string HostName() {
 
 }  // namespace
 
+struct Agent::Impl {
+  AgentConfig cfg;
+  http::Loop loop;
+};
+
+Agent::Agent(AgentConfig config) : impl_(std::make_unique<Impl>()) { impl_->cfg = std::move(config); }
+
+Agent::~Agent() = default;
+
+void Agent::Stop() { impl_->loop.Stop(); }
+
 Status RunAgent(const AgentConfig& cfg) {
   SetLogLevel(cfg.log_level);
-  if (cfg.fake_nodes <= 0) {
-    return Status::Unavailable(
-        "running containers is not available in this build yet; use --fake-nodes N for hollow nodes");
-  }
+  Agent agent(cfg);
+  return agent.Run(true);
+}
+
+Status Agent::Run(bool handle_signals) {
+  const AgentConfig& cfg = impl_->cfg;
   auto addr = ParseUrl(cfg.server_url);
   if (!addr.ok()) return addr.error();
   auto token = ParseJoinToken(cfg.token);
   if (!token.ok()) return token.error();
 
-  http::Loop loop;
+  http::Loop& loop = impl_->loop;
   RealClock clock;
   client::LoopTimers timers(loop, clock);
   Status fatal;
   std::unique_ptr<client::HttpsApiClient> api;
   std::unique_ptr<HollowNodes> hollow;
+  std::unique_ptr<NodeAgent> node;
 
   // 1. Fetch the cluster CA and check it against the token's hash.
   http::ClientOptions bootstrap;
@@ -116,27 +131,43 @@ Status RunAgent(const AgentConfig& cfg) {
         return;
       }
       api = std::move(*c);
-      HollowOptions ho;
-      ho.count = cfg.fake_nodes;
-      ho.name_prefix = cfg.node_name.empty() ? (cfg.fake_nodes == 1 ? HostName() : "hollow-node") : cfg.node_name;
-      ho.exact_name = cfg.fake_nodes == 1;
-      ho.labels = cfg.node_labels;
-      ho.taints = cfg.node_taints;
-      ho.run_seconds = cfg.fake_pod_run_seconds;
-      hollow = std::make_unique<HollowNodes>(*api, timers, ho);
-      hollow->Start();
-      MINIK_LOG(Info) << "joined " << cfg.server_url << "; registering " << cfg.fake_nodes << " hollow node(s)";
+      if (cfg.fake_nodes > 0) {
+        HollowOptions ho;
+        ho.count = cfg.fake_nodes;
+        ho.name_prefix = cfg.node_name.empty() ? (cfg.fake_nodes == 1 ? HostName() : "hollow-node") : cfg.node_name;
+        ho.exact_name = cfg.fake_nodes == 1;
+        ho.labels = cfg.node_labels;
+        ho.taints = cfg.node_taints;
+        ho.run_seconds = cfg.fake_pod_run_seconds;
+        hollow = std::make_unique<HollowNodes>(*api, timers, ho);
+        hollow->Start();
+        MINIK_LOG(Info) << "joined " << cfg.server_url << "; registering " << cfg.fake_nodes << " hollow node(s)";
+        return;
+      }
+      node = std::make_unique<NodeAgent>(loop, *api, timers, cfg);
+      Status st = node->Start();
+      if (!st.ok()) {
+        fatal = st;
+        loop.Stop();
+        return;
+      }
+      MINIK_LOG(Info) << "joined " << cfg.server_url;
     });
   };
   loop.Post(join);
-  auto stop = [&]() {
-    MINIK_LOG(Info) << "shutting down";
-    if (hollow) hollow->Stop();
-    loop.Stop();
-  };
-  auto sigterm = loop.OnSignal(SIGTERM, stop);
-  auto sigint = loop.OnSignal(SIGINT, stop);
+  http::HandlePtr sigterm, sigint;
+  if (handle_signals) {
+    auto stop = [&]() {
+      MINIK_LOG(Info) << "shutting down";
+      loop.Stop();
+    };
+    sigterm = loop.OnSignal(SIGTERM, stop);
+    sigint = loop.OnSignal(SIGINT, stop);
+  }
   loop.Run();
+  if (hollow) hollow->Stop();
+  if (node) node->Stop();
+  node.reset();
   hollow.reset();
   api.reset();
   return fatal;

@@ -73,6 +73,26 @@ const std::vector<Flag>& Flags() {
          c.runtime = v;
          return Status::OK();
        }},
+      {"cgroup-root", "PATH", "Parent cgroup of the pods' cgroups (default: /kubepods)",
+       [](AgentConfig& c, const std::string& v) {
+         if (v.empty() || v[0] != '/') return BadValue("cgroup-root", v, "must be an absolute cgroup path");
+         c.cgroup_root = v;
+         return Status::OK();
+       }},
+      {"private-registry", "FILE", "Private registry configuration file (default: /etc/minik/registries.yaml)",
+       [](AgentConfig& c, const std::string& v) {
+         c.private_registry = v;
+         return Status::OK();
+       }},
+      {"cluster-dns", "IP", "Cluster DNS server IP written into pods' resolv.conf (default: 10.43.0.10)",
+       [](AgentConfig& c, const std::string& v) {
+         c.cluster_dns = v;
+         return Status::OK();
+       }},
+      {"cluster-domain", "DOMAIN", "Cluster domain (default: cluster.local)", [](AgentConfig& c, const std::string& v) {
+         c.cluster_domain = v;
+         return Status::OK();
+       }},
       {"fake-nodes", "N",
        "Register N hollow nodes that run no containers: bound pods are reported Running (and "
        "restartPolicy Never/OnFailure pods Succeeded after --fake-pod-run-seconds), as kwok does",

@@ -18,6 +18,11 @@ struct AgentConfig {
   std::vector<std::string> node_labels;  // k=v
   std::vector<std::string> node_taints;  // k=v:Effect
   std::string runtime = "runc";
+  std::string cgroup_root = "/kubepods";                       // --cgroup-root (kubelet's flag)
+  std::string private_registry = "/etc/minik/registries.yaml";  // --private-registry (k3s's flag)
+  std::string cluster_dns = "10.43.0.10";                      // --cluster-dns (k3s's default)
+  std::string cluster_domain = "cluster.local";                // --cluster-domain
+  std::vector<std::string> extra_node_labels;  // set by the server for its embedded agent (control-plane roles)
   int fake_nodes = 0;             // > 0: hollow nodes, no containers
   int fake_pod_run_seconds = 1;   // hollow nodes: how long a restartPolicy Never/OnFailure pod runs
   LogLevel log_level = LogLevel::kInfo;

@@ -19,13 +19,13 @@ std::string NodeIp(size_t i) {
 }
 
 void AddCondition(JsonValue& conds, const char* type, const char* status, const std::string& ts, const char* reason,
-                  const char* message, JsonAlloc& a, bool heartbeat) {
+                  const char* message, JsonAlloc& a, bool heartbeat, const std::string& since = "") {
   JsonValue c(rapidjson::kObjectType);
   SetString(c, "type", type, a);
   SetString(c, "status", status, a);
   if (heartbeat) SetString(c, "lastHeartbeatTime", ts, a);
   else c.AddMember("lastProbeTime", JsonValue(rapidjson::kNullType), a);
-  SetString(c, "lastTransitionTime", ts, a);
+  SetString(c, "lastTransitionTime", since.empty() ? ts : since, a);
   if (*reason) SetString(c, "reason", reason, a);
   if (*message) SetString(c, "message", message, a);
   conds.PushBack(c, a);
@@ -62,9 +62,22 @@ HollowNodes::~HollowNodes() {
   Stop();
 }
 
+size_t HollowNodes::registered() const {
+  size_t n = 0;
+  for (const auto& s : nodes_) n += s.registration && s.registration->registered() ? 1 : 0;
+  return n;
+}
+
+int64_t HollowNodes::renewals() const {
+  int64_t n = 0;
+  for (const auto& s : nodes_) n += s.registration ? s.registration->renewals() : 0;
+  return n;
+}
+
 JsonDoc HollowNodes::NodeObject(size_t i) const {
   const NodeState& n = nodes_[i];
   std::string ts = FormatRFC3339(timers_.clock().Now());
+  std::string since = n.since.empty() ? ts : n.since;
   JsonDoc d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   SetString(d, "apiVersion", "v1", a);
@@ -116,10 +129,10 @@ JsonDoc HollowNodes::NodeObject(size_t i) const {
   status.AddMember("capacity", cap, a);
   status.AddMember("allocatable", alloc, a);
   JsonValue conds(rapidjson::kArrayType);
-  AddCondition(conds, "MemoryPressure", "False", ts, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", a, true);
-  AddCondition(conds, "DiskPressure", "False", ts, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", a, true);
-  AddCondition(conds, "PIDPressure", "False", ts, "KubeletHasSufficientPID", "kubelet has sufficient PID available", a, true);
-  AddCondition(conds, "Ready", "True", ts, "KubeletReady", "kubelet is posting ready status", a, true);
+  AddCondition(conds, "MemoryPressure", "False", ts, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", a, true, since);
+  AddCondition(conds, "DiskPressure", "False", ts, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", a, true, since);
+  AddCondition(conds, "PIDPressure", "False", ts, "KubeletHasSufficientPID", "kubelet has sufficient PID available", a, true, since);
+  AddCondition(conds, "Ready", "True", ts, "KubeletReady", "kubelet is posting ready status", a, true, since);
   status.AddMember("conditions", conds, a);
   JsonValue addrs(rapidjson::kArrayType);
   JsonValue ip(rapidjson::kObjectType);
@@ -173,7 +186,21 @@ void HollowNodes::Start() {
   };
   pods_->AddEventHandler(h);
   queue_->Start(options_.pod_workers, [this](const std::string& key) { SyncPod(key); });
-  for (size_t i = 0; i < nodes_.size(); ++i) Register(i);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    NodeRegistrationOptions ro;
+    ro.lease_duration_seconds = options_.lease_duration_seconds;
+    ro.lease_renew_ms = options_.lease_renew_ms;
+    ro.status_report_ms = options_.status_report_ms;
+    // Spread the nodes' status reports over the period.
+    ro.first_status_delay_ms =
+        options_.status_report_ms + options_.status_report_ms * static_cast<int64_t>(i) / static_cast<int64_t>(nodes_.size());
+    nodes_[i].since = FormatRFC3339(timers_.clock().Now());
+    nodes_[i].registration = std::make_unique<NodeRegistration>(
+        client_, timers_, nodes_[i].name, [this, i]() { return NodeObject(i); }, ro);
+    nodes_[i].registration->Start([this]() {
+      if (registered() == nodes_.size()) MINIK_LOG(Info) << "registered " << nodes_.size() << " hollow node(s)";
+    });
+  }
   pods_->Run();
 }
 
@@ -183,110 +210,9 @@ void HollowNodes::Stop() {
   if (queue_) queue_->ShutDown();
   if (pods_) pods_->Stop();
   for (auto& n : nodes_) {
-    n.lease_timer.reset();
-    n.status_timer.reset();
+    if (n.registration) n.registration->Stop();
   }
   completions_.clear();
-}
-
-void HollowNodes::Register(size_t i) {
-  std::weak_ptr<bool> alive = alive_;
-  JsonDoc node = NodeObject(i);
-  client_.Create(kNodes, "", node, [this, alive, i](StatusOr<JsonDoc> r) {
-    if (alive.expired() || !running_) return;
-    if (!r.ok() && !r.error().IsAlreadyExists()) {
-      MINIK_LOG(Warning) << "registering node " << nodes_[i].name << ": " << r.error().ToString() << "; retrying";
-      nodes_[i].lease_timer = timers_.After(2000, [this, i]() { Register(i); });
-      return;
-    }
-    // Post the status (a create may not keep it; an existing node gets its fresh status).
-    JsonDoc st = NodeObject(i);
-    JsonDoc patch(rapidjson::kObjectType);
-    patch.AddMember("status", Clone(st["status"], patch.GetAllocator()), patch.GetAllocator());
-    client_.Patch(kNodes, "", nodes_[i].name, client::PatchType::kStrategicMerge, ToJson(patch), "status",
-                  [this, alive, i](StatusOr<JsonDoc> r2) {
-                    if (alive.expired() || !running_) return;
-                    if (!r2.ok()) {
-                      MINIK_LOG(Warning) << "node status " << nodes_[i].name << ": " << r2.error().ToString();
-                      nodes_[i].lease_timer = timers_.After(2000, [this, i]() { Register(i); });
-                      return;
-                    }
-                    OnRegistered(i);
-                  });
-  });
-}
-
-void HollowNodes::OnRegistered(size_t i) {
-  NodeState& n = nodes_[i];
-  if (!n.registered) {
-    n.registered = true;
-    if (++registered_ == nodes_.size()) MINIK_LOG(Info) << "registered " << registered_ << " hollow node(s)";
-  }
-  RenewLease(i);
-  // Spread the nodes' status reports over the period.
-  int64_t offset = options_.status_report_ms * static_cast<int64_t>(i) / std::max<int64_t>(1, nodes_.size());
-  n.status_timer = timers_.After(static_cast<uint64_t>(options_.status_report_ms + offset), [this, i]() { ReportStatus(i); });
-}
-
-void HollowNodes::RenewLease(size_t i) {
-  NodeState& n = nodes_[i];
-  std::weak_ptr<bool> alive = alive_;
-  std::string now = FormatRFC3339Micro(timers_.clock().Now());
-  auto next = [this, alive, i]() {
-    if (alive.expired() || !running_) return;
-    nodes_[i].lease_timer = timers_.After(static_cast<uint64_t>(options_.lease_renew_ms), [this, i]() { RenewLease(i); });
-  };
-  std::string patch = "{\"spec\":{\"holderIdentity\":\"" + n.name + "\",\"renewTime\":\"" + now + "\"}}";
-  client_.Patch(kLeases, kLeaseNamespace, n.name, client::PatchType::kMerge, patch, "",
-                [this, alive, i, now, next](StatusOr<JsonDoc> r) {
-                  if (alive.expired() || !running_) return;
-                  if (r.ok()) {
-                    ++renewals_;
-                    return next();
-                  }
-                  if (!r.error().IsNotFound()) {
-                    MINIK_LOG(Warning) << "renewing lease " << nodes_[i].name << ": " << r.error().ToString();
-                    return next();
-                  }
-                  JsonDoc lease(rapidjson::kObjectType);
-                  auto& a = lease.GetAllocator();
-                  SetString(lease, "apiVersion", "coordination.k8s.io/v1", a);
-                  SetString(lease, "kind", "Lease", a);
-                  JsonValue md(rapidjson::kObjectType);
-                  SetString(md, "name", nodes_[i].name, a);
-                  SetString(md, "namespace", kLeaseNamespace, a);
-                  lease.AddMember("metadata", md, a);
-                  JsonValue spec(rapidjson::kObjectType);
-                  SetString(spec, "holderIdentity", nodes_[i].name, a);
-                  spec.AddMember("leaseDurationSeconds", options_.lease_duration_seconds, a);
-                  SetString(spec, "renewTime", now, a);
-                  lease.AddMember("spec", spec, a);
-                  client_.Create(kLeases, kLeaseNamespace, lease, [this, alive, i, next](StatusOr<JsonDoc> r2) {
-                    if (alive.expired() || !running_) return;
-                    if (r2.ok()) ++renewals_;
-                    else MINIK_LOG(Warning) << "creating lease " << nodes_[i].name << ": " << r2.error().ToString();
-                    next();
-                  });
-                });
-}
-
-void HollowNodes::ReportStatus(size_t i) {
-  std::weak_ptr<bool> alive = alive_;
-  std::string ts = FormatRFC3339(timers_.clock().Now());
-  std::string patch = "{\"status\":{\"conditions\":[";
-  const char* types[] = {"MemoryPressure", "DiskPressure", "PIDPressure", "Ready"};
-  for (int k = 0; k < 4; ++k) {
-    if (k) patch += ",";
-    patch += std::string("{\"type\":\"") + types[k] + "\",\"lastHeartbeatTime\":\"" + ts + "\"}";
-  }
-  patch += "]}}";
-  client_.Patch(kNodes, "", nodes_[i].name, client::PatchType::kStrategicMerge, patch, "status",
-                [this, alive, i](StatusOr<JsonDoc> r) {
-                  if (alive.expired() || !running_) return;
-                  if (!r.ok()) MINIK_LOG(Warning) << "node status " << nodes_[i].name << ": " << r.error().ToString();
-                  nodes_[i].status_timer = timers_.After(static_cast<uint64_t>(options_.status_report_ms),
-                                                         [this, i]() { ReportStatus(i); });
-                });
 }
 
 std::string HollowNodes::PodIp(const std::string& uid) {

@@ -20,6 +20,7 @@
 #include "client/informer.h"
 #include "client/timers.h"
 #include "client/workqueue.h"
+#include "agent/node_registration.h"
 
 namespace minik::agent {
 
@@ -54,8 +55,8 @@ class HollowNodes {
 
   const std::vector<std::string>& node_names() const { return names_; }
   // Nodes registered so far, Lease renewals and pod status writes done (for tests and logs).
-  size_t registered() const { return registered_; }
-  int64_t renewals() const { return renewals_; }
+  size_t registered() const;
+  int64_t renewals() const;
   int64_t pod_writes() const { return pod_writes_; }
   // The Node object this agent posts for node i (exposed for tests).
   JsonDoc NodeObject(size_t i) const;
@@ -64,14 +65,9 @@ class HollowNodes {
   struct NodeState {
     std::string name;
     std::string ip;
-    bool registered = false;
-    http::HandlePtr lease_timer;
-    http::HandlePtr status_timer;
+    std::string since;  // conditions' lastTransitionTime
+    std::unique_ptr<NodeRegistration> registration;
   };
-  void Register(size_t i);
-  void OnRegistered(size_t i);
-  void RenewLease(size_t i);
-  void ReportStatus(size_t i);
   void SyncPod(const std::string& key);
   std::string PodIp(const std::string& uid);
 
@@ -86,8 +82,6 @@ class HollowNodes {
   std::unordered_map<std::string, http::HandlePtr> completions_;  // pod key -> timer
   std::unordered_map<std::string, std::string> pod_ips_;          // pod uid -> IP
   uint32_t next_ip_ = 0;
-  size_t registered_ = 0;
-  int64_t renewals_ = 0;
   int64_t pod_writes_ = 0;
   bool running_ = false;
   std::shared_ptr<bool> alive_;

@@ -525,8 +525,9 @@ StatusOr<ObjPtr> FakeApiClient::DoUpdate(const ResourceRef& res, const std::stri
   }
   auto& a = doc->GetAllocator();
   JsonValue& meta = EnsureObject(*doc, "metadata", a);
-  // A deleting object whose last finalizer is gone goes away.
-  if (Member(meta, "deletionTimestamp") && !HasFinalizers(*doc)) {
+  // A deleting object whose last finalizer is gone goes away (a pod in its grace period stays
+  // until its kubelet deletes it).
+  if (Member(meta, "deletionTimestamp") && !HasFinalizers(*doc) && GetInt(meta, "deletionGracePeriodSeconds").value_or(0) == 0) {
     SetString(meta, "resourceVersion", std::to_string(++revision_), a);
     ObjPtr last = doc;
     Commit(gr, key, old, last, true);

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "http/http_util.h"
 #include "http/transport.h"
+#include "http/upgrade_internal.h"
 #include "http/uv_util.h"
 
 namespace minik::http {
@@ -41,7 +42,9 @@ struct Call {
   std::string body;
   ResponseCallback cb;     // plain request
   StreamCallbacks stream;  // streamed request
+  UpgradeCallback upgrade_cb;  // upgrade request
   bool streaming = false;
+  bool upgrade = false;
   bool done = false;  // callbacks ran (or were cancelled)
   bool retried = false;
   ClientConn* conn = nullptr;
@@ -51,6 +54,8 @@ struct Call {
     done = true;
     if (streaming) {
       if (stream.on_done) stream.on_done(st);
+    } else if (upgrade) {
+      if (upgrade_cb) upgrade_cb(st);
     } else if (cb) {
       cb(st);
     }
@@ -83,6 +88,7 @@ struct Client::Impl {
   SslCtxPtr ctx;
   std::vector<char> read_buf;
   std::vector<ClientConn*> conns;
+  std::vector<ClientConn*> upgraded;  // switched protocols: owned by their byte streams
   std::deque<CallPtr> queue;
   size_t opened = 0;
   sockaddr_storage addr{};
@@ -238,6 +244,10 @@ class ClientConn final : public Transport {
   }
 
   void OnReadable() override {
+    if (switched_) {
+      ForwardToStream();
+      return;
+    }
     while (!closed() && in_off_ < in_.size()) {
       if (!call_) {
         // Bytes with no request outstanding: the server is misbehaving.
@@ -255,11 +265,13 @@ class ClientConn final : public Transport {
       if (err == HPE_PAUSED && message_done_) {
         in_off_ += static_cast<size_t>(llhttp_get_error_pos(&parser_) - start);
         Complete();
+        if (switched_) return;
         continue;
       }
       if (err == HPE_PAUSED_UPGRADE) {
-        in_off_ = in_.size();
+        in_off_ += static_cast<size_t>(llhttp_get_error_pos(&parser_) - start);
         Complete();
+        if (!switched_) in_off_ = in_.size();
         return;
       }
       Fail(Status::Internal(std::string("bad HTTP response: ") + llhttp_errno_name(err) + " " +
@@ -271,6 +283,17 @@ class ClientConn final : public Transport {
 
   void OnClosed(const Status& why) override {
     StopTimer();
+    if (switched_) {
+      Client::Impl* impl = impl_;
+      impl_ = nullptr;
+      if (impl != nullptr) impl->ConnClosed(this);
+      if (upgraded_ != nullptr) {
+        auto* s = upgraded_;
+        upgraded_ = nullptr;
+        s->OnTransportClosed(why);
+      }
+      return;
+    }
     CallPtr call = std::move(call_);
     Client::Impl* impl = impl_;
     impl_ = nullptr;
@@ -346,13 +369,53 @@ class ClientConn final : public Transport {
     call->conn = nullptr;
     if (call->streaming) {
       if (call->stream.on_done) call->stream.on_done(Status::OK());
+    } else if (call->upgrade) {
+      UpgradeResult r;
+      r.response = std::move(response_);
+      if (call->upgrade_cb) call->upgrade_cb(std::move(r));
     } else if (call->cb) {
       call->cb(std::move(response_));
     }
   }
 
+  void ForwardToStream() {
+    if (upgraded_ != nullptr && in_off_ < in_.size()) {
+      std::string data = in_off_ == 0 ? std::move(in_) : in_.substr(in_off_);
+      in_.clear();
+      in_off_ = 0;
+      upgraded_->OnData(data);
+    } else {
+      in_.clear();
+      in_off_ = 0;
+    }
+  }
+
+  // A 101 to an Upgrade call: the connection leaves the pool and becomes a byte stream.
+  void SwitchProtocols() {
+    CallPtr call = std::move(call_);
+    call->done = true;
+    call->conn = nullptr;
+    switched_ = true;
+    Client::Impl* impl = impl_;
+    impl->ConnClosed(this);
+    impl->upgraded.push_back(this);
+    auto stream = std::make_unique<internal::UpgradedStream>(this, std::string());
+    upgraded_ = stream.get();
+    stream->on_destroy = [this]() { upgraded_ = nullptr; };
+    ForwardToStream();
+    impl->Pump();
+    UpgradeResult r;
+    r.response = std::move(response_);
+    r.stream = std::move(stream);
+    if (call->upgrade_cb) call->upgrade_cb(std::move(r));
+  }
+
   void Complete() {
     message_done_ = false;
+    if (call_ && call_->upgrade && response_.status == 101) {
+      SwitchProtocols();
+      return;
+    }
     if (response_.status >= 100 && response_.status < 200 && response_.status != 101) {
       llhttp_resume(&parser_);
       return;  // interim response: keep reading for the final one
@@ -392,6 +455,8 @@ class ClientConn final : public Transport {
   bool was_established_ = false;
   bool message_done_ = false;
   int requests_ = 0;
+  bool switched_ = false;
+  internal::UpgradedStream* upgraded_ = nullptr;
 };
 
 // Destroying it cancels the stream.
@@ -419,13 +484,18 @@ void Client::Impl::CloseAll(const Status& why) {
   std::deque<CallPtr> pending;
   pending.swap(queue);
   std::vector<ClientConn*> all = conns;
+  all.insert(all.end(), upgraded.begin(), upgraded.end());
   for (ClientConn* c : all) c->Close(why);
   conns.clear();
+  upgraded.clear();
   for (auto& call : pending) call->Fail(why);
   closing = false;
 }
 
-void Client::Impl::ConnClosed(ClientConn* c) { conns.erase(std::remove(conns.begin(), conns.end(), c), conns.end()); }
+void Client::Impl::ConnClosed(ClientConn* c) {
+  conns.erase(std::remove(conns.begin(), conns.end(), c), conns.end());
+  upgraded.erase(std::remove(upgraded.begin(), upgraded.end(), c), upgraded.end());
+}
 
 void Client::Impl::ConnectFailed(const Status& why) {
   for (ClientConn* c : conns) {
@@ -637,6 +707,16 @@ HandlePtr Client::Stream(std::string method, std::string path, Headers headers, 
   call->streaming = true;
   impl_->Enqueue(call);
   return std::make_unique<StreamHandle>(std::move(call));
+}
+
+void Client::Upgrade(std::string method, std::string path, Headers headers, UpgradeCallback cb) {
+  auto call = std::make_shared<Call>();
+  call->method = std::move(method);
+  call->path = std::move(path);
+  call->headers = std::move(headers);
+  call->upgrade_cb = std::move(cb);
+  call->upgrade = true;
+  impl_->Enqueue(std::move(call));
 }
 
 void Client::CloseHandles() {

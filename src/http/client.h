@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "http/loop.h"
+#include "http/upgrade.h"
 
 namespace minik::http {
 
@@ -54,6 +55,15 @@ struct StreamCallbacks {
   std::function<void(Status)> on_done;
 };
 
+// The answer to an Upgrade request: the response head, and the connection as a byte stream
+// when the server switched protocols (status 101); otherwise stream is null and the response
+// carries the server's body.
+struct UpgradeResult {
+  Response response;
+  ByteStreamPtr stream;
+};
+using UpgradeCallback = std::function<void(StatusOr<UpgradeResult>)>;
+
 class Client : public Loop::Owner {
  public:
   // Loads the TLS material; fails on unreadable or invalid files.
@@ -70,6 +80,10 @@ class Client : public Loop::Owner {
   // returning: Run() calls CloseHandles(), and the stream ends with on_done(Unavailable). Keep
   // the loop running for as long as a stream is wanted (do not Stop() and Run() again).
   HandlePtr Stream(std::string method, std::string path, Headers headers, std::string body, StreamCallbacks cbs);
+  // A request asking for a protocol switch (the caller sets Connection: Upgrade, Upgrade and
+  // any protocol headers); cb runs once. On 101 the connection leaves the pool and belongs to
+  // the returned stream; CloseHandles() (and destroying the Client) still closes it.
+  void Upgrade(std::string method, std::string path, Headers headers, UpgradeCallback cb);
 
   // Closes every connection; requests in flight and open streams fail with Unavailable. Loop::Run()
   // calls this as it returns; requests made afterwards open new connections.

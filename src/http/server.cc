@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "http/http_util.h"
 #include "http/transport.h"
+#include "http/upgrade_internal.h"
 #include "http/uv_util.h"
 
 namespace minik::http {
@@ -162,7 +163,12 @@ class Conn final : public Transport {
     Start();
   }
 
-  bool Idle(uint64_t now, uint64_t timeout) const { return !response_ && now - last_active_ >= timeout; }
+  bool Idle(uint64_t now, uint64_t timeout) const {
+    return !response_ && !switched_ && now - last_active_ >= timeout;
+  }
+  bool upgrade_requested() const { return upgrade_requested_; }
+  // The response was a 101: from now on the connection is the returned byte stream's.
+  ByteStreamPtr SwitchProtocols(std::string head);
 
   // Called by the Response.
   void WriteOut(std::string head, std::string body) { Write(std::move(head), std::move(body)); }
@@ -173,6 +179,10 @@ class Conn final : public Transport {
   void OnEstablished() override;
   void OnReadable() override {
     if (server_) last_active_ = uv_now(server_->loop.raw());
+    if (switched_) {
+      ForwardToStream();
+      return;
+    }
     ProcessInput();
   }
   void OnClosed(const Status& why) override;
@@ -231,6 +241,21 @@ class Conn final : public Transport {
   std::string remote_;
   PeerCert peer_;
   std::shared_ptr<Response> response_;  // the response in flight
+  bool upgrade_requested_ = false;       // the request in flight asked for a protocol switch
+  bool switched_ = false;                // a 101 was sent: the bytes belong to upgraded_
+  internal::UpgradedStream* upgraded_ = nullptr;
+
+  void ForwardToStream() {
+    if (upgraded_ != nullptr && in_off_ < in_.size()) {
+      std::string data = in_off_ == 0 ? std::move(in_) : in_.substr(in_off_);
+      in_.clear();
+      in_off_ = 0;
+      upgraded_->OnData(data);
+    } else {
+      in_.clear();
+      in_off_ = 0;
+    }
+  }
 };
 
 class Response final : public ResponseWriter {
@@ -314,6 +339,25 @@ class Response final : public ResponseWriter {
 
   bool closed() const override { return conn_ == nullptr; }
 
+  ByteStreamPtr Upgrade(const Headers& headers) override {
+    if (conn_ == nullptr || started_ || !conn_->upgrade_requested()) return nullptr;
+    started_ = true;
+    ended_ = true;
+    std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+    for (const auto& [k, v] : headers) {
+      head += k;
+      head += ": ";
+      head += v;
+      head += "\r\n";
+    }
+    head += "\r\n";
+    Conn* c = conn_;
+    conn_ = nullptr;
+    auto drop = std::move(on_close_);
+    on_close_ = nullptr;
+    return c->SwitchProtocols(std::move(head));
+  }
+
   // The connection went away.
   void Detach() {
     conn_ = nullptr;
@@ -393,6 +437,8 @@ int Conn::OnHeadersComplete() {
   // An Upgrade request (WebSocket, SPDY) is served as a plain request whose connection closes
   // after the response: protocol switching is not supported yet.
   keep_alive_ = llhttp_should_keep_alive(&parser_) && !parser_.upgrade;
+  upgrade_requested_ = parser_.upgrade && parser_.method != HTTP_CONNECT;
+  req_.upgrade = upgrade_requested_;
   if (parser_.http_major == 1 && parser_.http_minor >= 1) {
     const std::string* expect = req_.Header("expect");
     if (expect != nullptr && strcasecmp(expect->c_str(), "100-continue") == 0) {
@@ -406,7 +452,7 @@ int Conn::OnHeadersComplete() {
 void Conn::ProcessInput() {
   if (processing_) return;
   processing_ = true;
-  while (!closed() && !response_ && in_off_ < in_.size()) {
+  while (!closed() && !response_ && !switched_ && in_off_ < in_.size()) {
     const char* start = in_.data() + in_off_;
     size_t n = in_.size() - in_off_;
     llhttp_errno_t err = llhttp_execute(&parser_, start, n);
@@ -438,6 +484,11 @@ void Conn::ProcessInput() {
       SendError(400, "text/plain; charset=utf-8", std::string("400 Bad Request: ") + llhttp_errno_name(err) + "\n");
     }
     break;
+  }
+  if (switched_) {
+    processing_ = false;
+    ForwardToStream();
+    return;
   }
   CompactInput();
   // Pipelined input piles up only to a point while a response is in flight; reading goes on
@@ -491,10 +542,29 @@ void Conn::ResponseEnded(bool keep_alive) {
   if (!processing_) ProcessInput();
 }
 
+ByteStreamPtr Conn::SwitchProtocols(std::string head) {
+  Write(std::move(head));
+  response_.reset();
+  switched_ = true;
+  auto stream = std::make_unique<internal::UpgradedStream>(this, remote_);
+  upgraded_ = stream.get();
+  stream->on_destroy = [this]() { upgraded_ = nullptr; };
+  ResumeReading();
+  // Bytes behind the request (the peer did not wait for the 101) go to the stream, unless
+  // the parser is still working through them (then ProcessInput forwards them).
+  if (!processing_) ForwardToStream();
+  return stream;
+}
+
 void Conn::OnClosed(const Status& why) {
   if (server_ != nullptr) {
     server_->conns.erase(this);
     server_ = nullptr;
+  }
+  if (upgraded_ != nullptr) {
+    auto* s = upgraded_;
+    upgraded_ = nullptr;
+    s->OnTransportClosed(why);
   }
   if (response_) {
     auto r = std::move(response_);

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "http/loop.h"
+#include "http/upgrade.h"
 
 namespace minik::http {
 
@@ -34,6 +35,9 @@ struct Request {
   std::string body;
   PeerCert peer;
   std::string remote_address;
+  // The request asks for a protocol switch (Connection: Upgrade with an Upgrade header); the
+  // handler may answer with ResponseWriter::Upgrade() or with an ordinary response.
+  bool upgrade = false;
 
   // The first header with this (lower-case) name, or nullptr.
   const std::string* Header(std::string_view lower_name) const;
@@ -60,6 +64,14 @@ class ResponseWriter {
   // fn runs once if the peer disconnects before the response ended.
   virtual void OnClose(std::function<void()> fn) = 0;
   virtual bool closed() const = 0;
+  // For a request with `upgrade` set: writes "101 Switching Protocols" with these headers
+  // (Connection and Upgrade included: the caller writes them) and hands over the connection
+  // as a raw byte stream. nullptr when the request was not an upgrade, a response was already
+  // started, the connection is gone, or the writer cannot switch protocols.
+  virtual ByteStreamPtr Upgrade(const Headers& headers) {
+    (void)headers;
+    return nullptr;
+  }
 };
 using ResponseWriterPtr = std::shared_ptr<ResponseWriter>;
 

@@ -13,6 +13,7 @@
 #include "server/api_call.h"
 #include "server/discovery.h"
 #include "server/list_filter.h"
+#include "server/streaming.h"
 
 namespace minik::server {
 
@@ -185,6 +186,9 @@ void ApiServer::Dispatch(const CallPtr& c) {
     return;
   }
   c->ri = std::move(*ri);
+  if (streaming_ && c->req.path == http::tunnel::proto::kPath) {
+    return streaming_->ServeTunnel(c->req, c->resp, c->user, c->groups);
+  }
   if (!c->ri.is_resource) {
     ServeNonResource(c);
     return;
@@ -219,6 +223,10 @@ void ApiServer::Dispatch(const CallPtr& c) {
     if (sub == "binding") return DoBinding(c);
     if (sub == "scale") return DoScale(c);
     if (sub == "eviction") return DoEviction(c);
+    if (streaming_ && info.group.empty() && info.plural == "pods" &&
+        (sub == "log" || sub == "exec" || sub == "attach" || sub == "portforward")) {
+      return streaming_->ServePod(sub, c->ri.namespace_, c->ri.name, c->req, c->query, c->resp);
+    }
     if (sub != "status") {
       SendStatus(*c->resp, Status::NotFound("the server could not find the requested resource"));
       return;

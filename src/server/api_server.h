@@ -21,6 +21,8 @@
 
 namespace minik::server {
 
+class Streaming;
+
 struct ApiServerOptions {
   std::string token;              // bearer token accepted as an authenticated user ("" = none)
   std::string advertise_address;  // for serverAddressByClientCIDRs and the kubernetes Endpoints
@@ -44,6 +46,8 @@ class ApiServer {
   // done once all are in place. /readyz reports ready only after this.
   void Bootstrap(std::function<void(Status)> done);
   bool ready() const { return ready_; }
+  // Serves the agents' tunnels and pods/log, exec, attach, portforward (not owned; may be null).
+  void set_streaming(Streaming* streaming) { streaming_ = streaming; }
 
   struct Call;
   using CallPtr = std::shared_ptr<Call>;
@@ -92,6 +96,7 @@ class ApiServer {
   std::set<std::string> terminating_namespaces_;
   http::HandlePtr namespace_timer_;
   std::shared_ptr<std::function<void(size_t)>> bootstrap_;
+  Streaming* streaming_ = nullptr;
 };
 
 // Storage keys: "/<group-resource>/<namespace>/<name>" ("/<group-resource>/<name>" when cluster-scoped).

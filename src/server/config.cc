@@ -116,6 +116,32 @@ const std::vector<Flag>& Flags() {
        }},
       {"node-name", "NAME", "Node name of the embedded agent (default: the host name)",
        StringFlag(&ServerConfig::node_name)},
+      {"node-ip", "IP", "IP address the embedded agent advertises for its node", StringFlag(&ServerConfig::node_ip)},
+      {"node-label", "KEY=VALUE", "Label to register the embedded agent's node with (repeatable)",
+       [](ServerConfig& c, const std::string& v) {
+         if (v.find('=') == std::string::npos) return BadValue("node-label", v, "must be key=value");
+         c.node_labels.push_back(v);
+         return Status::OK();
+       }},
+      {"node-taint", "KEY=VALUE:EFFECT", "Taint to register the embedded agent's node with (repeatable)",
+       [](ServerConfig& c, const std::string& v) {
+         auto colon = v.rfind(':');
+         std::string effect = colon == std::string::npos ? "" : v.substr(colon + 1);
+         if (colon == 0 || (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute")) {
+           return BadValue("node-taint", v, "must be key[=value]:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute");
+         }
+         c.node_taints.push_back(v);
+         return Status::OK();
+       }},
+      {"cgroup-root", "PATH", "Parent cgroup of the embedded agent's pods (default: /kubepods)",
+       [](ServerConfig& c, const std::string& v) {
+         if (v.empty() || v[0] != '/') return BadValue("cgroup-root", v, "must be an absolute cgroup path");
+         c.cgroup_root = v;
+         return Status::OK();
+       }},
+      {"private-registry", "FILE", "Private registry configuration file (default: /etc/minik/registries.yaml)",
+       StringFlag(&ServerConfig::private_registry)},
+      {"runtime", "NAME", "OCI runtime of the embedded agent, on PATH (default: runc)", StringFlag(&ServerConfig::runtime)},
       {"log-level", "LEVEL", "Log level: debug, info, warn or error (default: info)",
        [](ServerConfig& c, const std::string& v) {
          if (!ParseLogLevel(v, &c.log_level)) return BadValue("log-level", v, "must be debug, info, warn or error");

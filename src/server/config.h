@@ -24,6 +24,13 @@ struct ServerConfig {
   std::string cluster_domain = "cluster.local";
   bool disable_agent = false;
   std::string node_name;  // "" = the host name
+  // The embedded agent's own flags (as `minik agent` has them).
+  std::string node_ip;
+  std::vector<std::string> node_labels;  // k=v
+  std::vector<std::string> node_taints;  // k[=v]:Effect
+  std::string cgroup_root = "/kubepods";
+  std::string private_registry = "/etc/minik/registries.yaml";
+  std::string runtime = "runc";
   LogLevel log_level = LogLevel::kInfo;
   std::string config_file = "/etc/minik/config.yaml";
 };

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "agent/agent.h"
 #include "api/registry.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -26,6 +27,7 @@
 #include "server/in_process_api_client.h"
 #include "server/in_process_transport.h"
 #include "server/scheduler/scheduler_loop.h"
+#include "server/streaming.h"
 #include "server/manifests/default_manifests.h"
 #include "server/manifests/deployer.h"
 #include "server/object_store.h"
@@ -163,6 +165,9 @@ Status RunServer(const ServerConfig& cfg) {
   aopts.service_cidr = cfg.service_cidr;
   aopts.ca_pem = pki->server_ca_pem;
   ApiServer api(loop, **objects, api::Registry::Builtin(), clock, aopts);
+  // Agents' tunnels and pods/log, exec, attach, portforward.
+  Streaming streaming(loop, **objects);
+  api.set_streaming(&streaming);
 
   http::Server https(loop, [&api](http::Request& req, http::ResponseWriterPtr resp) { api.Handle(req, std::move(resp)); });
   MINIK_RETURN_IF_ERROR(https.ConfigureTls({pki->serving_cert, pki->serving_key, pki->client_ca_cert}));
@@ -180,6 +185,8 @@ Status RunServer(const ServerConfig& cfg) {
   std::unique_ptr<controllers::ControllerManager> manager;
   std::unique_ptr<scheduler::SchedulerRunner> sched;
   std::unique_ptr<ManifestDeployer> deployer;
+  std::unique_ptr<agent::Agent> embedded_agent;
+  std::thread agent_thread;
   Status fatal;
   bool stopping = false;
   auto stop = [&]() {
@@ -187,12 +194,14 @@ Status RunServer(const ServerConfig& cfg) {
     stopping = true;
     MINIK_LOG(Info) << "shutting down";
     auto finish = [&]() {
+      streaming.Close();
       https.Close();
       loop.Stop();
     };
     // The deployer may be waiting on this loop inside an API call: stop it without blocking.
     // Controllers, the scheduler and their informers first: nothing may arm new timers or
     // watches while the loop winds down.
+    if (embedded_agent) embedded_agent->Stop();
     if (manager) manager->Stop();
     if (sched) sched->Stop();
     informers.Stop();
@@ -241,10 +250,36 @@ Status RunServer(const ServerConfig& cfg) {
     sched = std::make_unique<scheduler::SchedulerRunner>(controller_client, informers, timers, scheduler_events, sopts);
     sched->Start();
     if (!cfg.disable_agent) {
-      MINIK_LOG(Warning) << "the embedded agent is not available yet; running the control plane only";
+      // The embedded agent: the same code as a remote one, on a thread of its own, joining this
+      // server over HTTPS on loopback.
+      agent::AgentConfig ac;
+      ac.server_url = "https://127.0.0.1:" + std::to_string(https.port());
+      ac.token = *token;  // the bare secret: the agent takes the CA /cacerts serves on loopback
+      ac.node_name = node_name;
+      ac.data_dir = cfg.data_dir;
+      ac.node_ip = cfg.node_ip;
+      ac.node_labels = cfg.node_labels;
+      ac.node_taints = cfg.node_taints;
+      ac.extra_node_labels = {"node-role.kubernetes.io/control-plane=true", "node-role.kubernetes.io/master=true"};
+      ac.cgroup_root = cfg.cgroup_root;
+      ac.private_registry = cfg.private_registry;
+      ac.runtime = cfg.runtime;
+      ac.cluster_dns = cfg.cluster_dns;
+      ac.cluster_domain = cfg.cluster_domain;
+      ac.log_level = cfg.log_level;
+      embedded_agent = std::make_unique<agent::Agent>(ac);
+      agent_thread = std::thread([&]() {
+        Status st = embedded_agent->Run(false);
+        if (!st.ok()) MINIK_LOG(Error) << "embedded agent: " << st.ToString();
+      });
     }
   });
   loop.Run();
+  if (embedded_agent) {
+    embedded_agent->Stop();
+    agent_thread.join();
+    embedded_agent.reset();
+  }
   sched.reset();
   manager.reset();
   informers.Stop();

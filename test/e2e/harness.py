@@ -47,8 +47,14 @@ class Result:
 class MinikServer:
     """A minik server in a private network namespace. Use as a context manager."""
 
-    def __init__(self, extra_args=(), port=6443):
+    def __init__(self, extra_args=(), port=6443, agent=False, images=()):
+        """agent: run the embedded agent (real containers) in a private mount namespace and a
+        private cgroup root; images: tarballs put in the air-gap images directory before start."""
         self.ns = "minik-e2e-" + uuid.uuid4().hex[:8]
+        self.agent = agent
+        self.images = list(images)
+        self.cgroup_root = "/minik-e2e-" + uuid.uuid4().hex[:8]
+        self.mnt_holder = None
         self.tmp = tempfile.mkdtemp(prefix="minik-e2e-")
         self.data_dir = os.path.join(self.tmp, "data")
         self.kubeconfig = os.path.join(self.tmp, "kubeconfig.yaml")
@@ -79,14 +85,29 @@ class MinikServer:
             with open(self.config, "w") as f:
                 f.write("# empty: the tests pass every flag explicitly\n")
         self.log = open(self.log_path, "ab")
-        cmd = ["ip", "netns", "exec", self.ns, MINIK, "server",
-               "--config", self.config,
-               "--data-dir", self.data_dir,
-               "--write-kubeconfig", self.kubeconfig,
-               "--bind-address", "127.0.0.1",
-               "--https-listen-port", str(self.port),
-               "--disable-agent",
-               "--node-name", "e2e-node"] + self.extra_args
+        prefix = ["ip", "netns", "exec", self.ns]
+        agent_args = ["--disable-agent"]
+        if self.agent:
+            # One mount namespace for the whole test (a restarted server sees the mounts of the
+            # first one), gone with its last process; the pods' cgroups under a private root.
+            if self.mnt_holder is None:
+                self.mnt_holder = subprocess.Popen(["unshare", "--mount", "--propagation", "slave", "--",
+                                                    "sleep", "infinity"], start_new_session=True)
+                wait_for(lambda: os.readlink(f"/proc/{self.mnt_holder.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt"),
+                         timeout=10, what="the mount namespace")
+                images_dir = os.path.join(self.data_dir, "agent", "images")
+                os.makedirs(images_dir, exist_ok=True)
+                for img in self.images:
+                    shutil.copy(img, images_dir)
+            prefix = ["nsenter", f"--mount=/proc/{self.mnt_holder.pid}/ns/mnt", f"--net=/run/netns/{self.ns}", "--"]
+            agent_args = ["--cgroup-root", self.cgroup_root]
+        cmd = prefix + [MINIK, "server",
+                        "--config", self.config,
+                        "--data-dir", self.data_dir,
+                        "--write-kubeconfig", self.kubeconfig,
+                        "--bind-address", "127.0.0.1",
+                        "--https-listen-port", str(self.port),
+                        "--node-name", "e2e-node"] + agent_args + self.extra_args
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
             self.wait_ready()
@@ -125,6 +146,8 @@ class MinikServer:
             a.kill()
         self.agents = []
         self.kill(signal.SIGKILL)
+        if self.agent:
+            self._clean_agent()
         if self.netns_made:
             subprocess.run(["ip", "netns", "del", self.ns], check=False)
             self.netns_made = False
@@ -132,6 +155,61 @@ class MinikServer:
             _live.remove(self)
         if os.environ.get("MINIK_E2E_KEEP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _clean_agent(self):
+        """Kills what the agent left running (shims, containers), removes the test's cgroups and
+        drops its mount namespace (and every mount in it)."""
+        containers = os.path.join(self.data_dir, "agent", "containers")
+        for d in (os.listdir(containers) if os.path.isdir(containers) else []):
+            for name in ("shim.pid", "pid"):
+                try:
+                    with open(os.path.join(containers, d, name)) as f:
+                        os.kill(int(f.read().strip()), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+        for mnt in self.cgroup_dirs():
+            for _ in range(50):
+                pids = []
+                for root, _dirs, files in os.walk(mnt):
+                    if "cgroup.procs" in files:
+                        with open(os.path.join(root, "cgroup.procs")) as f:
+                            pids += [int(x) for x in f.read().split()]
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                for root, _dirs, _files in sorted(os.walk(mnt), key=lambda t: -len(t[0])):
+                    try:
+                        os.rmdir(root)
+                    except OSError:
+                        pass
+                if not os.path.exists(mnt):
+                    break
+                time.sleep(0.1)
+        if self.mnt_holder is not None:
+            self.mnt_holder.kill()
+            self.mnt_holder.wait()
+            self.mnt_holder = None
+
+    def cgroup_dirs(self):
+        """The directories of the test's cgroup root in every mounted hierarchy that has it."""
+        out = []
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                parts = line.split()
+                fstype = parts[parts.index("-") + 1]
+                if fstype in ("cgroup", "cgroup2"):
+                    d = parts[4] + self.cgroup_root
+                    if os.path.isdir(d):
+                        out.append(d)
+        return out
+
+    def in_mount_ns(self, argv, timeout=30):
+        """Runs a command in the test's mount namespace (to look at the agent's mounts)."""
+        p = subprocess.run(["nsenter", f"--mount=/proc/{self.mnt_holder.pid}/ns/mnt", "--"] + list(argv),
+                           capture_output=True, text=True, timeout=timeout)
+        return Result(p)
 
     def logs(self):
         try:
@@ -223,15 +301,32 @@ def wait_for(fn, timeout=60, interval=0.2, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
+_images_dir = None
+
+
+def test_images():
+    """Builds the offline test images once per process (test/images/build.sh); returns their dir."""
+    global _images_dir
+    if _images_dir is None:
+        d = tempfile.mkdtemp(prefix="minik-e2e-images-")
+        atexit.register(shutil.rmtree, d, True)
+        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "images", "build.sh"), d],
+                       check=True, capture_output=True, timeout=120)
+        _images_dir = d
+    return _images_dir
+
+
 class ServerTestCase(unittest.TestCase):
     """One minik server shared by the tests of a class; each test works in its own namespace."""
 
     server = None
     extra_args = ()
+    agent = False
+    images = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.server = MinikServer(cls.extra_args)
+        cls.server = MinikServer(cls.extra_args, agent=cls.agent, images=cls.images)
         try:
             cls.server.start()
         except Exception:

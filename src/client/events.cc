@@ -1,10 +1,10 @@
-#include "server/controllers/events.h"
+#include "client/events.h"
 
 #include <cstdio>
 
 #include "common/log.h"
 
-namespace minik::controllers {
+namespace minik::client {
 namespace {
 
 constexpr int64_t kCorrelationWindowMs = 10 * 60 * 1000;
@@ -22,10 +22,10 @@ void EventRecorder::Event(const JsonValue& obj, std::string_view type, std::stri
 
 void EventRecorder::EventFrom(std::string_view component, const JsonValue& obj, std::string_view type,
                               std::string_view reason, std::string_view message) {
-  std::string_view obj_ns = client::MetaString(obj, "namespace");
-  std::string_view obj_name = client::MetaString(obj, "name");
+  std::string_view obj_ns = MetaString(obj, "namespace");
+  std::string_view obj_name = MetaString(obj, "name");
   std::string_view kind = GetString(obj, "kind").value_or("");
-  std::string_view uid = client::MetaString(obj, "uid");
+  std::string_view uid = MetaString(obj, "uid");
   std::string ns = obj_ns.empty() ? "default" : std::string(obj_ns);
   TimePoint now = clock_.Now();
   std::string ts = FormatRFC3339(now);
@@ -73,7 +73,7 @@ void EventRecorder::EventFrom(std::string_view component, const JsonValue& obj, 
   SetString(ref, "name", obj_name, a);
   if (!uid.empty()) SetString(ref, "uid", uid, a);
   if (auto av = GetString(obj, "apiVersion")) SetString(ref, "apiVersion", *av, a);
-  std::string_view rv = client::MetaString(obj, "resourceVersion");
+  std::string_view rv = MetaString(obj, "resourceVersion");
   if (!rv.empty()) SetString(ref, "resourceVersion", rv, a);
   ev.AddMember("involvedObject", ref, a);
   SetString(ev, "reason", reason, a);
@@ -105,4 +105,4 @@ void EventRecorder::EventFrom(std::string_view component, const JsonValue& obj, 
   });
 }
 
-}  // namespace minik::controllers
+}  // namespace minik::client

@@ -1,0 +1,235 @@
+"""Issue 4 checks: `minik server` with its embedded agent runs real containers through runc.
+
+The server runs in its own network namespace, its own mount namespace and its own cgroup root;
+the busybox test images (test/images/build.sh, built offline) are imported from the air-gap
+images directory.
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from harness import MinikServer, ServerTestCase, main, test_images, wait_for
+
+BUSYBOX = "docker.io/library/busybox:1.36"
+
+
+def pod_yaml(name, command, restart="Always", extra_container="", extra_spec="", image=BUSYBOX):
+    return f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  restartPolicy: {restart}
+  terminationGracePeriodSeconds: 5
+{extra_spec}  containers:
+  - name: main
+    image: {image}
+    command: ["sh", "-c", {json.dumps(command)}]
+{extra_container}"""
+
+
+class AgentTest(ServerTestCase):
+    agent = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.images = [os.path.join(test_images(), "busybox.oci.tar")]
+        super().setUpClass()
+        # The embedded agent registers its node.
+        wait_for(lambda: cls.server.kubectl("get", "node", "e2e-node", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                                            check=False).out == "True", timeout=60, what="node e2e-node Ready")
+
+    def pod(self, name):
+        r = self.kn("get", "pod", name, "-o", "json", check=False)
+        return json.loads(r.out) if r.code == 0 else None
+
+    def wait_phase(self, name, phase, timeout=60):
+        return wait_for(lambda: (self.pod(name) or {}).get("status", {}).get("phase") == phase and self.pod(name),
+                        timeout=timeout, what=f"pod {name} {phase}")
+
+    def container_status(self, name, index=0, kind="containerStatuses"):
+        p = self.pod(name) or {}
+        cs = p.get("status", {}).get(kind) or []
+        return cs[index] if len(cs) > index else {}
+
+    def test_node_registered_with_machine_facts(self):
+        node = json.loads(self.k("get", "node", "e2e-node", "-o", "json").out)
+        cap = node["status"]["capacity"]
+        self.assertEqual(cap["pods"], "110")
+        self.assertEqual(int(cap["cpu"]), os.cpu_count())
+        self.assertTrue(cap["memory"].endswith("Ki"))
+        info = node["status"]["nodeInfo"]
+        self.assertTrue(info["containerRuntimeVersion"].startswith("runc://"), info)
+        self.assertEqual(info["kernelVersion"], os.uname().release)
+        types = [c["type"] for c in node["status"]["conditions"]]
+        self.assertEqual(types, ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"])
+        self.assertEqual(node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"], "true")
+        lease = json.loads(self.k("get", "lease", "-n", "kube-node-lease", "e2e-node", "-o", "json").out)
+        self.assertEqual(lease["spec"]["holderIdentity"], "e2e-node")
+        # The imported images are listed on the node.
+        names = [n for img in node["status"].get("images", []) for n in img["names"]]
+        self.assertIn(BUSYBOX, names)
+
+    def test_deployment_of_three_busybox_pods_runs_and_is_ready(self):
+        self.kn("create", "deployment", "bb", f"--image={BUSYBOX}", "--replicas=3", "--", "sleep", "3600")
+        self.kn("rollout", "status", "deployment/bb", "--timeout=90s", timeout=120)
+        pods = json.loads(self.kn("get", "pods", "-l", "app=bb", "-o", "json").out)["items"]
+        self.assertEqual(len(pods), 3)
+        for p in pods:
+            self.assertEqual(p["status"]["phase"], "Running")
+            cs = p["status"]["containerStatuses"][0]
+            self.assertTrue(cs["ready"])
+            self.assertTrue(cs["started"])
+            self.assertIn("running", cs["state"])
+            self.assertEqual(cs["image"], BUSYBOX)
+            self.assertTrue(cs["imageID"].startswith("docker.io/library/busybox@sha256:"), cs)
+            self.assertTrue(cs["containerID"].startswith("runc://"), cs)
+            conds = {c["type"]: c["status"] for c in p["status"]["conditions"]}
+            self.assertEqual(conds, {"PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
+                                     "ContainersReady": "True", "PodScheduled": "True"})
+        out = self.kn("get", "pods", "-l", "app=bb").out
+        self.assertEqual(out.count("Running"), 3, out)
+        reasons = self.kn("get", "events", "-o", "jsonpath={.items[*].reason}").out.split()
+        for r in ("Scheduled", "Pulled", "Created", "Started"):
+            self.assertIn(r, reasons)
+
+    def test_exit_code_and_restart_policy_never(self):
+        self.apply_yaml(pod_yaml("exit3", "exit 3", restart="Never"))
+        p = self.wait_phase("exit3", "Failed")
+        term = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual(term["exitCode"], 3)
+        self.assertEqual(term["reason"], "Error")
+        self.apply_yaml(pod_yaml("ok", "exit 0", restart="Never"))
+        p = self.wait_phase("ok", "Succeeded")
+        self.assertEqual(p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed")
+
+    def test_crashing_container_goes_into_crash_loop_back_off(self):
+        self.apply_yaml(pod_yaml("crash", "exit 1"))
+        wait_for(lambda: self.container_status("crash").get("restartCount", 0) >= 1, timeout=60, what="a restart")
+        cs = wait_for(lambda: self.container_status("crash").get("state", {}).get("waiting", {}).get("reason") ==
+                      "CrashLoopBackOff" and self.container_status("crash"), timeout=60, what="CrashLoopBackOff")
+        self.assertIn("back-off 10s restarting failed container=main pod=crash_", cs["state"]["waiting"]["message"])
+        self.assertEqual(cs["lastState"]["terminated"]["exitCode"], 1)
+        self.assertIn("CrashLoopBackOff", self.kn("get", "pod", "crash").out)
+
+    def test_container_over_its_memory_limit_is_oom_killed(self):
+        self.apply_yaml(pod_yaml("oom", "exec dd if=/dev/zero of=/dev/null bs=64M count=1", restart="Never",
+                                 extra_container="    resources:\n      limits:\n        memory: 16Mi\n"))
+        p = self.wait_phase("oom", "Failed")
+        term = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual(term["reason"], "OOMKilled", term)
+        self.assertEqual(term["exitCode"], 137)
+
+    def test_failing_init_container_blocks_the_app_container(self):
+        self.apply_yaml(pod_yaml("initfail", "sleep 3600", extra_spec="""  initContainers:
+  - name: init
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "exit 1"]
+"""))
+        wait_for(lambda: self.container_status("initfail", kind="initContainerStatuses").get("restartCount", 0) >= 1,
+                 timeout=60, what="the init container restarting")
+        p = self.pod("initfail")
+        self.assertEqual(p["status"]["phase"], "Pending")
+        self.assertEqual(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing")
+        self.assertIn("Init:", self.kn("get", "pod", "initfail").out)
+        # A succeeding init container lets the app container run.
+        self.apply_yaml(pod_yaml("initok", "sleep 3600", extra_spec="""  initContainers:
+  - name: init
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "exit 0"]
+"""))
+        self.wait_phase("initok", "Running")
+
+    def test_graceful_delete_sends_sigterm_then_the_pod_goes(self):
+        self.apply_yaml(pod_yaml("term", "trap 'exit 0' TERM; while true; do sleep 0.2; done"))
+        self.wait_phase("term", "Running")
+        t0 = time.time()
+        self.kn("delete", "pod", "term", "--grace-period=5", timeout=60)
+        self.assertLess(time.time() - t0, 4.5, "SIGTERM should end it before the grace period")
+        # One that ignores SIGTERM is killed after the grace period.
+        self.apply_yaml(pod_yaml("stubborn", "trap '' TERM; while true; do sleep 0.2; done"))
+        self.wait_phase("stubborn", "Running")
+        t0 = time.time()
+        self.kn("delete", "pod", "stubborn", "--grace-period=3", timeout=60)
+        self.assertGreaterEqual(time.time() - t0, 2.5)
+
+    def test_env_and_config_map_volume(self):
+        self.kn("create", "configmap", "cfg", "--from-literal=greeting=hello")
+        self.apply_yaml(pod_yaml("files", 'test "$GREETING" = hello && test "$(cat /cfg/greeting)" = hello && '
+                                          'test "$(hostname)" = files && '
+                                          'grep -q "search $NS.svc.cluster.local" /etc/resolv.conf',
+                                 restart="Never",
+                                 extra_container="""    env:
+    - name: GREETING
+      valueFrom:
+        configMapKeyRef: {name: cfg, key: greeting}
+    - name: NS
+      valueFrom:
+        fieldRef: {fieldPath: metadata.namespace}
+    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+""", extra_spec="""  volumes:
+  - name: cfg
+    configMap: {name: cfg}
+"""))
+        self.wait_phase("files", "Succeeded")
+
+    def test_image_dropped_in_the_images_dir_is_usable_without_restart(self):
+        self.apply_yaml(pod_yaml("extra", "sleep 3600", image="docker.io/minik/busybox-extra:latest").replace(
+            "    command:", "    imagePullPolicy: IfNotPresent\n    command:"))
+        wait_for(lambda: self.container_status("extra").get("state", {}).get("waiting", {}).get("reason")
+                 in ("ErrImagePull", "ImagePullBackOff"), timeout=60, what="ErrImagePull")
+        shutil.copy(os.path.join(test_images(), "busybox-extra.oci.tar"),
+                    os.path.join(self.server.data_dir, "agent", "images"))
+        self.wait_phase("extra", "Running", timeout=90)
+
+
+class AgentRestartTest(ServerTestCase):
+    """kill -9 of the server (and its embedded agent) while pods run, then restart it."""
+    agent = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.images = [os.path.join(test_images(), "busybox.oci.tar")]
+        super().setUpClass()
+
+    def statuses(self):
+        items = json.loads(self.kn("get", "pods", "-o", "json").out)["items"]
+        return {p["metadata"]["name"]: (p["status"]["containerStatuses"][0]["containerID"],
+                                        p["status"]["containerStatuses"][0]["restartCount"]) for p in items
+                if p["status"].get("containerStatuses")}
+
+    def test_containers_survive_an_agent_kill_and_are_adopted_then_nothing_is_left(self):
+        self.kn("create", "deployment", "ten", f"--image={BUSYBOX}", "--replicas=10", "--", "sleep", "3600")
+        self.kn("rollout", "status", "deployment/ten", "--timeout=120s", timeout=150)
+        before = self.statuses()
+        self.assertEqual(len(before), 10)
+        self.server.kill()
+        self.server.start()
+        time.sleep(3)
+        wait_for(lambda: self.statuses() == before and self.kn("get", "pods").out.count("Running") == 10,
+                 timeout=60, what="the same containers running")
+        # A container of an adopted pod still reports its exit: restart counts move again.
+        # Delete everything: nothing of the pods is left on the machine.
+        self.kn("delete", "deployment", "ten", "--wait=true", timeout=120)
+        wait_for(lambda: self.kn("get", "pods", "-o", "name").out.strip() == "", timeout=90, what="pods gone")
+        agent_dir = os.path.join(self.server.data_dir, "agent")
+        wait_for(lambda: not os.listdir(os.path.join(agent_dir, "bundles")), timeout=30, what="bundles removed")
+        self.assertEqual(os.listdir(os.path.join(agent_dir, "pods")), [])
+        self.assertEqual(os.listdir(os.path.join(agent_dir, "containers")), [])
+        wait_for(lambda: not os.listdir(os.path.join(agent_dir, "logs")), timeout=30, what="pod logs removed")
+        for kind in ("netns", "ipcns", "utsns"):
+            d = os.path.join(agent_dir, "run", kind)
+            self.assertEqual(os.listdir(d) if os.path.isdir(d) else [], [])
+        mounts = self.server.in_mount_ns(["cat", "/proc/self/mountinfo"]).out
+        self.assertNotIn(os.path.join(agent_dir, "bundles") + "/", mounts)
+        self.assertNotIn(os.path.join(agent_dir, "pods") + "/", mounts)
+        for d in self.server.cgroup_dirs():
+            left = [e for e in os.listdir(d) if e.startswith("pod")]
+            self.assertEqual(left, [], d)
+
+
+if __name__ == "__main__":
+    main()
