@@ -144,7 +144,7 @@ Status Agent::Run(bool handle_signals) {
         MINIK_LOG(Info) << "joined " << cfg.server_url << "; registering " << cfg.fake_nodes << " hollow node(s)";
         return;
       }
-      node = std::make_unique<NodeAgent>(loop, *api, timers, cfg);
+      node = std::make_unique<NodeAgent>(loop, *api, timers, cfg, o);
       Status st = node->Start();
       if (!st.ok()) {
         fatal = st;

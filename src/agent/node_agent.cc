@@ -17,6 +17,8 @@
 #include "agent/kubelet/kubelet.h"
 #include "agent/kubelet/node_status.h"
 #include "agent/kubelet/static_pods.h"
+#include "agent/kubelet/streaming_backend.h"
+#include "agent/streaming/tunnel_client.h"
 #include "agent/node_registration.h"
 #include "agent/oci/cgroups.h"
 #include "agent/registry/puller.h"
@@ -128,10 +130,18 @@ struct NodeAgent::Impl {
   std::unique_ptr<images::AirgapImporter> airgap;
   kubelet::MachineFacts facts;
 
-  Impl(http::Loop& l, client::ApiClient& a, client::Timers& t, const AgentConfig& c)
-      : loop(l), api(a), timers(t), cfg(c) {}
+  http::ClientOptions server;
+  std::unique_ptr<http::Client> tunnel_http;
+  std::unique_ptr<kubelet::KubeletStreaming> streaming;
+  std::unique_ptr<streaming::TunnelClient> tunnel;
+
+  Impl(http::Loop& l, client::ApiClient& a, client::Timers& t, const AgentConfig& c, http::ClientOptions s)
+      : loop(l), api(a), timers(t), cfg(c), server(std::move(s)) {}
 
   ~Impl() {
+    tunnel.reset();
+    streaming.reset();
+    tunnel_http.reset();
     status_timer.reset();
     gc_timer.reset();
     manifests_watch.reset();
@@ -308,6 +318,17 @@ struct NodeAgent::Impl {
     ko.logs_dir = agent_dir + "/logs";
     kubelet = std::make_unique<kubelet::Kubelet>(api, timers, *runtime, *host, *events, ko);
 
+    // kubectl logs, exec, attach, port-forward: through a tunnel this agent opens to the server.
+    auto hc = http::Client::Create(loop, server);
+    if (!hc.ok()) return hc.error();
+    tunnel_http = std::move(*hc);
+    streaming = std::make_unique<kubelet::KubeletStreaming>(
+        loop, *pool, *kubelet, *runtime, [this](const std::string& uid) { return host->NetnsPath(uid); });
+    streaming::TunnelClientOptions to;
+    to.node_name = node_name;
+    tunnel = std::make_unique<streaming::TunnelClient>(loop, *tunnel_http, *streaming, to);
+    tunnel->Start();
+
     // ConfigMap and Secret changes reach the pods' volumes.
     client::EventHandlers refresh;
     auto changed = [this](const client::ObjectPtr& o) {
@@ -350,14 +371,16 @@ struct NodeAgent::Impl {
   }
 };
 
-NodeAgent::NodeAgent(http::Loop& loop, client::ApiClient& api, client::Timers& timers, const AgentConfig& config)
-    : impl_(std::make_unique<Impl>(loop, api, timers, config)) {}
+NodeAgent::NodeAgent(http::Loop& loop, client::ApiClient& api, client::Timers& timers, const AgentConfig& config,
+                     http::ClientOptions server)
+    : impl_(std::make_unique<Impl>(loop, api, timers, config, std::move(server))) {}
 
 NodeAgent::~NodeAgent() = default;
 
 Status NodeAgent::Start() { return impl_->Start(); }
 
 void NodeAgent::Stop() {
+  impl_->tunnel.reset();
   impl_->status_timer.reset();
   impl_->gc_timer.reset();
   impl_->manifests_watch.reset();

@@ -11,13 +11,16 @@
 #include "client/api_client.h"
 #include "client/timers.h"
 #include "common/status.h"
+#include "http/client.h"
 #include "http/loop.h"
 
 namespace minik::agent {
 
 class NodeAgent {
  public:
-  NodeAgent(http::Loop& loop, client::ApiClient& api, client::Timers& timers, const AgentConfig& config);
+  // server: how to reach the API server (address, CA, token), for the streaming tunnel.
+  NodeAgent(http::Loop& loop, client::ApiClient& api, client::Timers& timers, const AgentConfig& config,
+            http::ClientOptions server);
   ~NodeAgent();
   NodeAgent(const NodeAgent&) = delete;
   NodeAgent& operator=(const NodeAgent&) = delete;

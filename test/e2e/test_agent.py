@@ -186,6 +186,106 @@ class AgentTest(ServerTestCase):
         self.wait_phase("extra", "Running", timeout=90)
 
 
+class StreamingTest(ServerTestCase):
+    """kubectl logs, exec, attach, cp and port-forward against real containers, through the API
+    server and the agent's tunnel."""
+    agent = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.images = [os.path.join(test_images(), "busybox.oci.tar")]
+        super().setUpClass()
+
+    def running(self, name, yaml):
+        self.apply_yaml(yaml)
+        self.kn("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s", timeout=90)
+
+    def test_logs_and_logs_follow(self):
+        self.running("talk", pod_yaml("talk", "echo one; echo two >&2; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"))
+        out = wait_for(lambda: "tick 3" in self.kn("logs", "talk").out and self.kn("logs", "talk").out,
+                       timeout=30, what="logs")
+        # stdout in order; stderr interleaves at its own pace (two pipes, as with containerd).
+        self.assertTrue(out.startswith("one\n"), out)
+        self.assertIn("two\n", out)
+        self.assertIn("tick 1\ntick 2\n", out.replace("two\n", ""))
+        self.assertEqual(self.kn("logs", "talk", "--tail=1").out.count("\n"), 1)
+        ts = self.kn("logs", "talk", "--timestamps", "--tail=1").out
+        self.assertRegex(ts, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick \d+\n$")
+        # -f streams new lines as they come.
+        p = subprocess.Popen(["ip", "netns", "exec", self.server.ns, "kubectl", "--kubeconfig", self.server.kubeconfig,
+                              "-n", self.ns, "logs", "-f", "talk", "--tail=0"], stdout=subprocess.PIPE, text=True)
+        try:
+            first = p.stdout.readline()
+            second = p.stdout.readline()
+            self.assertTrue(first.startswith("tick ") and second.startswith("tick "), (first, second))
+            self.assertEqual(int(second.split()[1]), int(first.split()[1]) + 1)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        # --previous after a restart.
+        self.running("prev", pod_yaml("prev", "echo run $(cat /proc/uptime | cut -d' ' -f1); sleep 1; exit 1"))
+        wait_for(lambda: self.kn("logs", "prev", "--previous", check=False).code == 0, timeout=60, what="a previous log")
+        self.assertIn("run ", self.kn("logs", "prev", "--previous").out)
+
+    def test_exec_exit_codes_stdin_and_tty(self):
+        self.running("box", pod_yaml("box", "sleep 3600"))
+        r = self.kn("exec", "box", "--", "sh", "-c", "exit 3", check=False)
+        self.assertEqual(r.code, 3, r)
+        self.assertEqual(self.kn("exec", "box", "--", "cat", "/etc/hostname").out, "box\n")
+        self.assertEqual(self.kn("exec", "-i", "box", "--", "tr", "a-z", "A-Z", input="hello\n").out, "HELLO\n")
+        r = self.server.run_in_ns(["script", "-qec", f"kubectl -n {self.ns} exec -it box -- sh -c 'tty; echo $((6*7))'",
+                                   "/dev/null"], timeout=60)
+        self.assertIn("/dev/pts/", r.out, r)
+        self.assertIn("42", r.out, r)
+        r = self.kn("exec", "box", "--", "nope", check=False)
+        self.assertNotEqual(r.code, 0)
+
+    def test_cp_both_ways(self):
+        self.running("files", pod_yaml("files", "sleep 3600"))
+        local = os.path.join(self.server.tmp, "in.txt")
+        with open(local, "w") as f:
+            f.write("payload\n" * 1000)
+        self.kn("cp", local, "files:/tmp/in.txt")
+        self.assertEqual(self.kn("exec", "files", "--", "wc", "-l", "/tmp/in.txt").out.split()[0], "1000")
+        back = os.path.join(self.server.tmp, "back.txt")
+        self.kn("cp", "files:/tmp/in.txt", back)
+        with open(back) as f:
+            self.assertEqual(f.read(), "payload\n" * 1000)
+
+    def test_port_forward_reaches_a_port_inside_the_pod(self):
+        self.running("web", pod_yaml("web", "mkdir -p /www && echo hello from the pod > /www/index.html && "
+                                            "exec httpd -f -p 8080 -h /www"))
+        p = subprocess.Popen(["ip", "netns", "exec", self.server.ns, "kubectl", "--kubeconfig", self.server.kubeconfig,
+                              "-n", self.ns, "port-forward", "pod/web", "18080:8080"], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertIn("Forwarding from 127.0.0.1:18080", p.stdout.readline())
+            r = wait_for(lambda: self.server.run_in_ns(["curl", "-sS", "http://127.0.0.1:18080/"]).out, timeout=30,
+                         what="the forwarded port")
+            self.assertEqual(r, "hello from the pod\n")
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+
+    def test_attach_sees_the_output(self):
+        self.running("loud", pod_yaml("loud", "while true; do echo attached-output; sleep 0.3; done"))
+        p = subprocess.Popen(["ip", "netns", "exec", self.server.ns, "kubectl", "--kubeconfig", self.server.kubeconfig,
+                              "-n", self.ns, "attach", "loud"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True)
+        try:
+            line = ""
+            for _ in range(10):
+                line = p.stdout.readline()
+                if "attached-output" in line:
+                    break
+            self.assertIn("attached-output", line)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+
+
 class AgentRestartTest(ServerTestCase):
     """kill -9 of the server (and its embedded agent) while pods run, then restart it."""
     agent = True

@@ -660,6 +660,12 @@ void RealPodHost::TearDownPod(const std::string& uid, std::function<void(Status)
       std::move(done));
 }
 
+std::string RealPodHost::NetnsPath(const std::string& pod_uid) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = netns_.find(pod_uid);
+  return it != netns_.end() ? it->second : oci::PodNamespacePaths(RunDir(), pod_uid).net;
+}
+
 void RealPodHost::Check(const std::string& pod_uid, NetCheck check, std::function<void(bool, std::string)> done) {
   std::string netns;
   {

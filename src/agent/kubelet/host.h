@@ -70,6 +70,8 @@ class RealPodHost final : public PodHost {
   void RemoveLogs(const std::string& dir) override;
   std::vector<std::string> PodsOnDisk() override;
 
+  // The pod's network namespace file ("" for host-network pods).
+  std::string NetnsPath(const std::string& pod_uid);
   std::string BundleDir(const std::string& id) const { return options_.agent_dir + "/bundles/" + id; }
   std::string RunDir() const { return options_.agent_dir + "/run"; }
 
