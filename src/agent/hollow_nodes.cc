@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "api/quantity.h"
 #include "common/log.h"
 
 namespace minik::agent {
@@ -18,14 +19,14 @@ std::string NodeIp(size_t i) {
   return "100." + std::to_string(64 + n / 65536) + "." + std::to_string((n / 256) % 256) + "." + std::to_string(n % 256);
 }
 
+// A pod condition.
 void AddCondition(JsonValue& conds, const char* type, const char* status, const std::string& ts, const char* reason,
-                  const char* message, JsonAlloc& a, bool heartbeat, const std::string& since = "") {
+                  const char* message, JsonAlloc& a) {
   JsonValue c(rapidjson::kObjectType);
   SetString(c, "type", type, a);
   SetString(c, "status", status, a);
-  if (heartbeat) SetString(c, "lastHeartbeatTime", ts, a);
-  else c.AddMember("lastProbeTime", JsonValue(rapidjson::kNullType), a);
-  SetString(c, "lastTransitionTime", since.empty() ? ts : since, a);
+  c.AddMember("lastProbeTime", JsonValue(rapidjson::kNullType), a);
+  SetString(c, "lastTransitionTime", ts, a);
   if (*reason) SetString(c, "reason", reason, a);
   if (*message) SetString(c, "message", message, a);
   conds.PushBack(c, a);
@@ -74,95 +75,36 @@ int64_t HollowNodes::renewals() const {
   return n;
 }
 
-JsonDoc HollowNodes::NodeObject(size_t i) const {
-  const NodeState& n = nodes_[i];
-  std::string ts = FormatRFC3339(timers_.clock().Now());
-  std::string since = n.since.empty() ? ts : n.since;
-  JsonDoc d(rapidjson::kObjectType);
-  auto& a = d.GetAllocator();
-  SetString(d, "apiVersion", "v1", a);
-  SetString(d, "kind", "Node", a);
-  JsonValue md(rapidjson::kObjectType);
-  SetString(md, "name", n.name, a);
-  JsonValue labels(rapidjson::kObjectType);
-  SetString(labels, "beta.kubernetes.io/arch", "amd64", a);
-  SetString(labels, "beta.kubernetes.io/os", "linux", a);
-  SetString(labels, "kubernetes.io/arch", "amd64", a);
-  SetString(labels, "kubernetes.io/hostname", n.name, a);
-  SetString(labels, "kubernetes.io/os", "linux", a);
-  SetString(labels, "node.kubernetes.io/instance-type", "hollow", a);
-  SetString(labels, "type", "hollow", a);
-  for (const auto& kv : options_.labels) {
-    auto eq = kv.find('=');
-    SetString(labels, kv.substr(0, eq), kv.substr(eq + 1), a);
+JsonDoc HollowNodes::NodeObject(size_t i) {
+  NodeState& n = nodes_[i];
+  if (!n.status) {
+    kubelet::NodeOptions no;
+    no.name = n.name;
+    no.ip = n.ip;
+    no.labels = {"type=hollow"};
+    no.labels.insert(no.labels.end(), options_.labels.begin(), options_.labels.end());
+    no.taints = options_.taints;
+    no.runtime_version = "hollow://1.0.0";
+    no.instance_type = "hollow";
+    no.max_pods = std::atoll(options_.pods.c_str());
+    no.eviction_memory_bytes = 0;  // allocatable = capacity
+    no.eviction_disk_fraction = 0;
+    n.status = std::make_unique<kubelet::NodeStatus>(timers_.clock(), no);
   }
-  md.AddMember("labels", labels, a);
-  JsonValue ann(rapidjson::kObjectType);
-  SetString(ann, "node.alpha.kubernetes.io/ttl", "0", a);
-  SetString(ann, "volumes.kubernetes.io/controller-managed-attach-detach", "true", a);
-  md.AddMember("annotations", ann, a);
-  d.AddMember("metadata", md, a);
-  JsonValue spec(rapidjson::kObjectType);
-  if (!options_.taints.empty()) {
-    JsonValue taints(rapidjson::kArrayType);
-    for (const auto& t : options_.taints) {
-      auto colon = t.rfind(':');
-      std::string kv = t.substr(0, colon);
-      auto eq = kv.find('=');
-      JsonValue tv(rapidjson::kObjectType);
-      SetString(tv, "key", kv.substr(0, eq), a);
-      if (eq != std::string::npos) SetString(tv, "value", kv.substr(eq + 1), a);
-      SetString(tv, "effect", t.substr(colon + 1), a);
-      taints.PushBack(tv, a);
-    }
-    spec.AddMember("taints", taints, a);
-  }
-  d.AddMember("spec", spec, a);
-
-  JsonValue status(rapidjson::kObjectType);
-  JsonValue cap(rapidjson::kObjectType);
-  SetString(cap, "cpu", options_.cpu, a);
-  SetString(cap, "ephemeral-storage", options_.ephemeral_storage, a);
-  SetString(cap, "memory", options_.memory, a);
-  SetString(cap, "pods", options_.pods, a);
-  JsonValue alloc(cap, a);
-  status.AddMember("capacity", cap, a);
-  status.AddMember("allocatable", alloc, a);
-  JsonValue conds(rapidjson::kArrayType);
-  AddCondition(conds, "MemoryPressure", "False", ts, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", a, true, since);
-  AddCondition(conds, "DiskPressure", "False", ts, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", a, true, since);
-  AddCondition(conds, "PIDPressure", "False", ts, "KubeletHasSufficientPID", "kubelet has sufficient PID available", a, true, since);
-  AddCondition(conds, "Ready", "True", ts, "KubeletReady", "kubelet is posting ready status", a, true, since);
-  status.AddMember("conditions", conds, a);
-  JsonValue addrs(rapidjson::kArrayType);
-  JsonValue ip(rapidjson::kObjectType);
-  SetString(ip, "type", "InternalIP", a);
-  SetString(ip, "address", n.ip, a);
-  addrs.PushBack(ip, a);
-  JsonValue host(rapidjson::kObjectType);
-  SetString(host, "type", "Hostname", a);
-  SetString(host, "address", n.name, a);
-  addrs.PushBack(host, a);
-  status.AddMember("addresses", addrs, a);
-  JsonValue de(rapidjson::kObjectType);
-  JsonValue ke(rapidjson::kObjectType);
-  ke.AddMember("Port", 10250, a);
-  de.AddMember("kubeletEndpoint", ke, a);
-  status.AddMember("daemonEndpoints", de, a);
-  JsonValue info(rapidjson::kObjectType);
-  SetString(info, "machineID", "hollow", a);
-  SetString(info, "systemUUID", "hollow-" + n.name, a);
-  SetString(info, "bootID", "hollow", a);
-  SetString(info, "kernelVersion", "hollow", a);
-  SetString(info, "osImage", "minik hollow node", a);
-  SetString(info, "containerRuntimeVersion", "hollow://1.0.0", a);
-  SetString(info, "kubeletVersion", "v1.32.0+minik", a);
-  SetString(info, "kubeProxyVersion", "v1.32.0+minik", a);
-  SetString(info, "operatingSystem", "linux", a);
-  SetString(info, "architecture", "amd64", a);
-  status.AddMember("nodeInfo", info, a);
-  d.AddMember("status", status, a);
-  return d;
+  auto bytes = [](const std::string& q) {
+    auto v = api::ParseQuantity(q);
+    return v.ok() ? v->Value().value_or(0) : int64_t{0};
+  };
+  kubelet::MachineFacts f;
+  f.cpus = bytes(options_.cpu);
+  f.memory_bytes = bytes(options_.memory);
+  f.disk_bytes = bytes(options_.ephemeral_storage);
+  f.machine_id = "hollow";
+  f.system_uuid = "hollow-" + n.name;
+  f.boot_id = "hollow";
+  f.kernel_version = "hollow";
+  f.os_image = "minik hollow node";
+  return n.status->Build(f, {});
 }
 
 void HollowNodes::Start() {
@@ -194,7 +136,6 @@ void HollowNodes::Start() {
     // Spread the nodes' status reports over the period.
     ro.first_status_delay_ms =
         options_.status_report_ms + options_.status_report_ms * static_cast<int64_t>(i) / static_cast<int64_t>(nodes_.size());
-    nodes_[i].since = FormatRFC3339(timers_.clock().Now());
     nodes_[i].registration = std::make_unique<NodeRegistration>(
         client_, timers_, nodes_[i].name, [this, i]() { return NodeObject(i); }, ro);
     nodes_[i].registration->Start([this]() {
@@ -282,9 +223,9 @@ void HollowNodes::SyncPod(const std::string& key) {
         JsonValue status(rapidjson::kObjectType);
         SetString(status, "phase", "Succeeded", a);
         JsonValue conds(rapidjson::kArrayType);
-        AddCondition(conds, "PodReadyToStartContainers", "False", t, "", "", a, false);
-        AddCondition(conds, "Ready", "False", t, "PodCompleted", "", a, false);
-        AddCondition(conds, "ContainersReady", "False", t, "PodCompleted", "", a, false);
+        AddCondition(conds, "PodReadyToStartContainers", "False", t, "", "", a);
+        AddCondition(conds, "Ready", "False", t, "PodCompleted", "", a);
+        AddCondition(conds, "ContainersReady", "False", t, "PodCompleted", "", a);
         status.AddMember("conditions", conds, a);
         JsonValue cs(rapidjson::kArrayType);
         if (const JsonValue* cl = Path(*p, {"spec", "containers"}); cl && cl->IsArray()) {
@@ -330,11 +271,11 @@ void HollowNodes::SyncPod(const std::string& key) {
   JsonValue status(rapidjson::kObjectType);
   SetString(status, "phase", "Running", a);
   JsonValue conds(rapidjson::kArrayType);
-  AddCondition(conds, "PodReadyToStartContainers", "True", ts, "", "", a, false);
-  AddCondition(conds, "Initialized", "True", ts, "", "", a, false);
-  AddCondition(conds, "Ready", "True", ts, "", "", a, false);
-  AddCondition(conds, "ContainersReady", "True", ts, "", "", a, false);
-  AddCondition(conds, "PodScheduled", "True", ts, "", "", a, false);
+  AddCondition(conds, "PodReadyToStartContainers", "True", ts, "", "", a);
+  AddCondition(conds, "Initialized", "True", ts, "", "", a);
+  AddCondition(conds, "Ready", "True", ts, "", "", a);
+  AddCondition(conds, "ContainersReady", "True", ts, "", "", a);
+  AddCondition(conds, "PodScheduled", "True", ts, "", "", a);
   status.AddMember("conditions", conds, a);
   SetString(status, "hostIP", host_ip, a);
   JsonValue hips(rapidjson::kArrayType);

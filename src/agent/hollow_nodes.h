@@ -20,6 +20,7 @@
 #include "client/informer.h"
 #include "client/timers.h"
 #include "client/workqueue.h"
+#include "agent/kubelet/node_status.h"
 #include "agent/node_registration.h"
 
 namespace minik::agent {
@@ -59,13 +60,13 @@ class HollowNodes {
   int64_t renewals() const;
   int64_t pod_writes() const { return pod_writes_; }
   // The Node object this agent posts for node i (exposed for tests).
-  JsonDoc NodeObject(size_t i) const;
+  JsonDoc NodeObject(size_t i);
 
  private:
   struct NodeState {
     std::string name;
     std::string ip;
-    std::string since;  // conditions' lastTransitionTime
+    std::unique_ptr<kubelet::NodeStatus> status;
     std::unique_ptr<NodeRegistration> registration;
   };
   void SyncPod(const std::string& key);

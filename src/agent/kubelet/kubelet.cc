@@ -301,8 +301,14 @@ StatusOr<ContainerRef> Kubelet::Locate(const std::string& ns, const std::string&
   return r;
 }
 
+void Kubelet::SigKill(const std::string& id) {
+  if (!sigkilled_.insert(id).second) return;
+  runtime_.Kill(id, SIGKILL, [](Status) {});
+}
+
 void Kubelet::OnExit(const runtime::ContainerStatus& st) {
   for (const auto& fn : exit_listeners_) fn(st.id);
+  sigkilled_.erase(st.id);
   auto u = uid_by_container_.find(st.id);
   if (u == uid_by_container_.end()) return;
   auto pit = pods_by_uid_.find(u->second);
@@ -785,12 +791,13 @@ void Kubelet::KillContainer(Pod& p, Container& c, int64_t grace_s, const std::st
   auto alive = std::weak_ptr<bool>(alive_);
   auto term = [this, id, uid, name, grace_s, alive]() {
     if (alive.expired()) return;
-    runtime_.Kill(id, grace_s > 0 ? SIGTERM : SIGKILL, [](Status) {});
+    if (grace_s > 0) runtime_.Kill(id, SIGTERM, [](Status) {});
+    else SigKill(id);
     if (grace_s <= 0) return;
     auto it = pods_by_uid_.find(uid);
     if (it == pods_by_uid_.end()) return;
     it->second.containers[name].kill_timer = timers_.After(static_cast<uint64_t>(grace_s * 1000), [this, id]() {
-      runtime_.Kill(id, SIGKILL, [](Status) {});
+      SigKill(id);
     });
   };
   const JsonValue* spec = SpecOf(p, c.name);
@@ -1030,7 +1037,7 @@ void Kubelet::SyncTerminating(Pod& p) {
       running = true;
       if (now >= p.kill_deadline_ms) {
         // The grace period is over.
-        runtime_.Kill(c.current->id, SIGKILL, [](Status) {});
+        SigKill(c.current->id);
       } else if (!c.stopping) {
         KillContainer(p, c, (p.kill_deadline_ms - now) / 1000);
       }

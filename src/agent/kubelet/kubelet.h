@@ -194,6 +194,9 @@ class Kubelet final : public ContainerLocator {
   std::map<std::string, Pod> pods_by_uid_;
   std::map<std::string, std::string> uid_by_container_;
   void SyncMirror(Pod& p);
+  // SIGKILL once per container instance (runc kill after the end is a wasted runc run).
+  void SigKill(const std::string& id);
+  std::set<std::string> sigkilled_;
   std::vector<std::function<void(const std::string&)>> exit_listeners_;
   std::string node_uid_;
   bool running_ = false;

@@ -89,7 +89,7 @@ JsonDoc NodeStatus::Build(const MachineFacts& f, const std::vector<NodeImage>& i
   SetString(labels, "kubernetes.io/arch", "amd64", a);
   SetString(labels, "kubernetes.io/hostname", options_.name, a);
   SetString(labels, "kubernetes.io/os", "linux", a);
-  SetString(labels, "node.kubernetes.io/instance-type", "minik", a);
+  SetString(labels, "node.kubernetes.io/instance-type", options_.instance_type, a);
   for (const auto& kv : options_.labels) {
     auto eq = kv.find('=');
     SetString(labels, kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1), a);

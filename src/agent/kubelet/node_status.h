@@ -41,6 +41,7 @@ struct NodeOptions {
   std::vector<std::string> labels;  // k=v
   std::vector<std::string> taints;  // k[=v]:Effect
   std::string runtime_version = "runc://unknown";
+  std::string instance_type = "minik";  // node.kubernetes.io/instance-type
   int64_t max_pods = 110;
   // Hard eviction thresholds, as the kubelet's defaults: memory.available<100Mi, nodefs.available<10%.
   int64_t eviction_memory_bytes = 100LL * 1024 * 1024;
