@@ -1,4 +1,5 @@
 // minik: one binary for the whole cluster. Parses the command line and starts a component.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -31,6 +32,9 @@ int Fail(const std::string& cmd, const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a pipe or socket whose reader is gone (a closed exec stdin, a reset connection)
+  // must fail with EPIPE, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);

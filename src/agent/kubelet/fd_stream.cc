@@ -1,61 +1,63 @@
 #include "agent/kubelet/fd_stream.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <string>
+
+// Why not uv_pipe_t / uv_tcp_t: libuv's stream code reports end of file as soon as the fd polls
+// HUP after a short read. A terminal master polls HUP once the other side closed while the last
+// output can still be in the terminal's buffers (the next read would return it, then EIO), so a
+// libuv stream loses the end of a `kubectl exec -t` session's output now and then. Reading until
+// read() itself says EOF/EIO, over uv_poll, loses nothing.
 
 namespace minik::agent::kubelet {
 
 namespace {
 
 constexpr size_t kReadBuffer = 64 * 1024;
+constexpr int kReadsPerWakeup = 16;  // then let the loop run other work
 
-Status UvStatus(const char* what, int rc) { return Status::Unavailable(std::string(what) + ": " + uv_strerror(rc)); }
+Status ErrnoStatus(const char* what, int err) {
+  std::string msg = std::strerror(err);
+  if (!msg.empty()) msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
+  return Status::Unavailable(std::string(what) + ": " + msg);
+}
 
 }  // namespace
 
 struct FdStream::Impl {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_pipe_t pipe;
-    uv_tcp_t tcp;
-  };
+  uv_poll_t poll;
+  int fd = -1;
   FdStream* owner = nullptr;  // null once the FdStream is gone (the handle is closing)
   char buf[kReadBuffer];
 };
 
-namespace {
-
-struct WriteReq {
-  uv_write_t req;
-  std::string data;
-};
-
-}  // namespace
-
 FdStream::FdStream(http::Loop& loop, Kind kind) : loop_(loop), kind_(kind) {}
 
 StatusOr<std::unique_ptr<FdStream>> FdStream::Open(http::Loop& loop, int fd, Kind kind) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus("open stream", err);
+  }
   std::unique_ptr<FdStream> s(new FdStream(loop, kind));
   auto* impl = new Impl;
-  int rc;
-  if (kind == Kind::kTcp) {
-    uv_tcp_init(loop.raw(), &impl->tcp);
-    rc = uv_tcp_open(&impl->tcp, fd);
-  } else {
-    uv_pipe_init(loop.raw(), &impl->pipe, 0);
-    rc = uv_pipe_open(&impl->pipe, fd);
-  }
+  impl->fd = fd;
+  int rc = uv_poll_init(loop.raw(), &impl->poll, fd);
   if (rc != 0) {
-    impl->handle.data = impl;
-    uv_close(&impl->handle, [](uv_handle_t* h) { delete static_cast<Impl*>(h->data); });
+    delete impl;  // a failed init leaves nothing registered with the loop
     close(fd);
-    return UvStatus("open stream", rc);
+    return Status::Unavailable(std::string("open stream: ") + uv_strerror(rc));
   }
+  impl->poll.data = impl;
   impl->owner = s.get();
-  impl->handle.data = impl;
   s->impl_ = impl;
   loop.Register(s.get());
   return s;
@@ -73,115 +75,153 @@ void FdStream::CloseHandles() {
   impl_ = nullptr;
   reading_ = false;
   impl->owner = nullptr;
-  if (!uv_is_closing(&impl->handle)) {
-    uv_close(&impl->handle, [](uv_handle_t* h) { delete static_cast<Impl*>(h->data); });
+  uv_poll_stop(&impl->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&impl->poll), [](uv_handle_t* h) {
+    auto* i = static_cast<Impl*>(h->data);
+    close(i->fd);
+    delete i;
+  });
+}
+
+void FdStream::UpdatePoll() {
+  if (impl_ == nullptr) return;
+  int events = 0;
+  if (reading_) events |= UV_READABLE;
+  if (!pending_.empty() && !write_failed_) events |= UV_WRITABLE;
+  if (events == polling_) return;
+  polling_ = events;
+  if (events == 0) {
+    uv_poll_stop(&impl_->poll);
+    return;
   }
+  uv_poll_start(&impl_->poll, events, [](uv_poll_t* p, int status, int ev) {
+    auto* impl = static_cast<Impl*>(p->data);
+    if (impl->owner != nullptr) impl->owner->OnPoll(status, ev);
+  });
+}
+
+void FdStream::OnPoll(int status, int events) {
+  std::weak_ptr<bool> alive = alive_;
+  if (status < 0) {
+    // libuv stopped the handle (POLLERR): find out what happened by trying what we wanted.
+    polling_ = 0;
+    events = (reading_ ? UV_READABLE : 0) | (pending_.empty() ? 0 : UV_WRITABLE);
+  }
+  if (events & UV_WRITABLE) {
+    Flush();
+    if (alive.expired()) return;
+  }
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && reading_) {
+    ReadSome();
+    if (alive.expired()) return;
+  }
+  UpdatePoll();
 }
 
 void FdStream::StartReading() {
   if (impl_ == nullptr || reading_ || read_ended_) return;
-  int rc = uv_read_start(
-      &impl_->stream,
-      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        auto* impl = static_cast<Impl*>(h->data);
-        *buf = uv_buf_init(impl->buf, sizeof impl->buf);
-      },
-      [](uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
-        auto* impl = static_cast<Impl*>(st->data);
-        if (impl->owner != nullptr) impl->owner->OnRead(nread, buf->base);
-      });
-  if (rc == 0) {
-    reading_ = true;
-    return;
-  }
-  // Not readable (a closed or write-only fd): report the end later, not from inside this call.
-  read_ended_ = true;
-  std::weak_ptr<bool> alive = alive_;
-  Status st = rc == UV_EOF ? Status::OK() : UvStatus("read", rc);
-  loop_.Post([this, alive, st] {
-    if (alive.expired()) return;
-    if (auto fn = cbs_.on_end) fn(st);
-  });
+  reading_ = true;
+  UpdatePoll();
 }
 
 void FdStream::StopReading() {
-  if (impl_ == nullptr || !reading_) return;
-  uv_read_stop(&impl_->stream);
+  if (!reading_) return;
   reading_ = false;
+  UpdatePoll();
 }
 
-void FdStream::OnRead(ssize_t nread, const char* base) {
-  if (nread == 0) return;  // EAGAIN
-  if (nread > 0) {
-    auto fn = cbs_.on_data;  // a copy: the callback may destroy this object
-    if (fn) fn(std::string_view(base, static_cast<size_t>(nread)));
+void FdStream::ReadSome() {
+  std::weak_ptr<bool> alive = alive_;
+  for (int i = 0; i < kReadsPerWakeup && reading_ && impl_ != nullptr; ++i) {
+    ssize_t r = read(impl_->fd, impl_->buf, sizeof impl_->buf);
+    if (r > 0) {
+      auto fn = cbs_.on_data;  // a copy: the callback may destroy this object
+      if (fn) fn(std::string_view(impl_->buf, static_cast<size_t>(r)));
+      if (alive.expired()) return;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    // End of input. A terminal master reads EIO once the other side closed and its output was
+    // all read: its end of file.
+    Status st = (r == 0 || errno == EIO) ? Status::OK() : ErrnoStatus("read", errno);
+    reading_ = false;
+    read_ended_ = true;
+    UpdatePoll();
+    auto fn = cbs_.on_end;
+    if (fn) fn(st);
     return;
   }
-  // A terminal master reads EIO once the other side is closed: its end of file.
-  Status st = (nread == UV_EOF || nread == UV_EIO) ? Status::OK() : UvStatus("read", static_cast<int>(nread));
-  StopReading();
-  read_ended_ = true;
-  auto fn = cbs_.on_end;
-  if (fn) fn(st);
+}
+
+ssize_t FdStream::WriteFd(const char* data, size_t len) {
+  ssize_t w;
+  do {
+    w = kind_ == Kind::kTcp ? send(impl_->fd, data, len, MSG_NOSIGNAL) : write(impl_->fd, data, len);
+  } while (w < 0 && errno == EINTR);
+  return w;
 }
 
 bool FdStream::Write(std::string_view data) {
   if (impl_ == nullptr || write_failed_ || shut_) return false;
   if (data.empty()) return true;
-  if (writes_in_flight_ == 0) {
-    uv_buf_t b = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-    int n = uv_try_write(&impl_->stream, &b, 1);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
+  if (pending_.empty()) {
+    ssize_t w = WriteFd(data.data(), data.size());
+    if (w > 0) {
+      data.remove_prefix(static_cast<size_t>(w));
       if (data.empty()) return true;
-    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-      write_failed_ = true;
-      std::weak_ptr<bool> alive = alive_;
-      Status st = UvStatus("write", n);
-      loop_.Post([this, alive, st] {
-        if (alive.expired()) return;
-        if (auto fn = cbs_.on_write_error) fn(st);
-      });
+    } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      FailWrite(errno, /*now=*/false);
       return false;
     }
   }
-  auto* req = new WriteReq;
-  req->data.assign(data);
-  req->req.data = req;
-  uv_buf_t b = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-  int rc = uv_write(&req->req, &impl_->stream, &b, 1, [](uv_write_t* w, int status) {
-    auto* r = static_cast<WriteReq*>(w->data);
-    auto* impl = static_cast<Impl*>(w->handle->data);
-    size_t bytes = r->data.size();
-    delete r;
-    if (impl != nullptr && impl->owner != nullptr) impl->owner->OnWriteDone(bytes, status);
-  });
-  if (rc != 0) {
-    delete req;
-    write_failed_ = true;
-    return false;
+  if (pending_off_ > 0 && pending_off_ >= pending_.size() / 2) {
+    pending_.erase(0, pending_off_);
+    pending_off_ = 0;
   }
-  queued_ += data.size();
-  ++writes_in_flight_;
+  pending_.append(data);
+  UpdatePoll();
   return true;
 }
 
-void FdStream::OnWriteDone(size_t bytes, int status) {
-  queued_ -= std::min(queued_, bytes);
-  if (writes_in_flight_ > 0) --writes_in_flight_;
+void FdStream::Flush() {
+  if (impl_ == nullptr || pending_.empty()) return;
+  while (pending_off_ < pending_.size()) {
+    ssize_t w = WriteFd(pending_.data() + pending_off_, pending_.size() - pending_off_);
+    if (w > 0) {
+      pending_off_ += static_cast<size_t>(w);
+      continue;
+    }
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    FailWrite(w < 0 ? errno : EPIPE, /*now=*/true);
+    return;
+  }
+  pending_.clear();
+  pending_off_ = 0;
   std::weak_ptr<bool> alive = alive_;
-  if (status < 0 && status != UV_ECANCELED && !write_failed_) {
-    write_failed_ = true;
+  MaybeFinishShutdown();
+  if (alive.expired()) return;
+  auto fn = cbs_.on_drained;
+  if (fn) fn();
+}
+
+void FdStream::FailWrite(int err, bool now) {
+  if (write_failed_) return;
+  write_failed_ = true;
+  pending_.clear();
+  pending_off_ = 0;
+  Status st = ErrnoStatus("write", err);
+  if (now) {
     auto fn = cbs_.on_write_error;
-    if (fn) fn(UvStatus("write", status));
-    if (alive.expired()) return;
+    if (fn) fn(st);
+    return;
   }
-  if (writes_in_flight_ == 0) {
-    MaybeFinishShutdown();
+  // Not from inside the caller's Write().
+  std::weak_ptr<bool> alive = alive_;
+  loop_.Post([this, alive, st] {
     if (alive.expired()) return;
-    auto fn = cbs_.on_drained;
-    if (fn) fn();
-  }
+    if (auto fn = cbs_.on_write_error) fn(st);
+  });
 }
 
 void FdStream::ShutdownWrite() {
@@ -191,14 +231,13 @@ void FdStream::ShutdownWrite() {
 }
 
 void FdStream::MaybeFinishShutdown() {
-  if (!shut_ || shutdown_started_ || writes_in_flight_ > 0 || impl_ == nullptr) return;
-  shutdown_started_ = true;
+  if (!shut_ || shutdown_done_ || !pending_.empty() || impl_ == nullptr) return;
+  shutdown_done_ = true;
   if (kind_ == Kind::kPipe) {
     CloseHandles();
     return;
   }
-  auto* req = new uv_shutdown_t;
-  if (uv_shutdown(req, &impl_->stream, [](uv_shutdown_t* r, int) { delete r; }) != 0) delete req;
+  shutdown(impl_->fd, SHUT_WR);
 }
 
 }  // namespace minik::agent::kubelet

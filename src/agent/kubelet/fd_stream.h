@@ -1,13 +1,14 @@
-// A byte stream over one file descriptor on the agent's loop: a pipe end, a terminal master or a
-// connected TCP socket, read and written through libuv (uv_pipe_t, or uv_tcp_t for sockets so
-// that half-close works). Streaming (exec, attach, port-forward) pumps process stdio and pod
-// connections with it.
+// A byte stream over one non-blocking file descriptor on the agent's loop: a pipe end, a
+// terminal master or a connected TCP socket, watched with uv_poll and read and written directly
+// (libuv's own streams end a terminal's output early: see fd_stream.cc). Streaming (exec,
+// attach, port-forward) pumps process stdio and pod connections with it.
 //
 // Reads are delivered as they come while reading is on (StartReading / StopReading give
 // back-pressure toward the fd). End of input is reported once: EOF, or EIO from a terminal master
 // whose other side closed (what a pty says instead of EOF), as OK; any other read error as that
 // error. Writes are queued without limit; queued() tells how much waits, and on_drained runs each
-// time the queue empties after it was not empty.
+// time the queue empties after it was not empty. Sockets are written with MSG_NOSIGNAL; a pipe
+// whose reader is gone still raises SIGPIPE (the agent ignores it).
 //
 // The stream owns its fd (closed with it). The object may be destroyed at any time, also from
 // inside its own callbacks (nothing runs after the callback that destroyed it returns).
@@ -15,9 +16,12 @@
 // Threading: the loop thread only.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -52,7 +56,7 @@ class FdStream final : public http::Loop::Owner {
 
   // Queues data (copied). False when the stream can no longer write.
   bool Write(std::string_view data);
-  size_t queued() const { return queued_; }
+  size_t queued() const { return pending_.size() - pending_off_; }
   bool write_failed() const { return write_failed_; }
   // No more writes: once the queue is flushed, a socket sends FIN (shutdown(SHUT_WR)); a pipe's
   // write end is closed (which ends the stream: a write-only pipe has nothing to read).
@@ -64,21 +68,26 @@ class FdStream final : public http::Loop::Owner {
  private:
   struct Impl;
   FdStream(http::Loop& loop, Kind kind);
-  void OnRead(ssize_t nread, const char* base);
-  void OnWriteDone(size_t bytes, int status);
+  void UpdatePoll();
+  void OnPoll(int status, int events);
+  void ReadSome();
+  ssize_t WriteFd(const char* data, size_t len);
+  void Flush();
+  void FailWrite(int err, bool now);
   void MaybeFinishShutdown();
 
   http::Loop& loop_;
   Kind kind_;
-  Impl* impl_ = nullptr;  // the libuv handle and its read buffer; freed by its close callback
+  Impl* impl_ = nullptr;  // the poll handle, the fd and the read buffer; freed by the close callback
   Callbacks cbs_;
+  int polling_ = 0;  // the uv_poll events asked for
   bool reading_ = false;
   bool read_ended_ = false;
   bool write_failed_ = false;
   bool shut_ = false;
-  bool shutdown_started_ = false;
-  size_t queued_ = 0;
-  size_t writes_in_flight_ = 0;
+  bool shutdown_done_ = false;
+  std::string pending_;  // bytes not yet written, from pending_off_
+  size_t pending_off_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
