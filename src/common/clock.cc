@@ -89,4 +89,24 @@ bool ParseRFC3339(std::string_view s, TimePoint* out) {
   return true;
 }
 
+std::string FormatGoDurationMs(int64_t ms) {
+  if (ms == 0) return "0s";
+  std::string sign = ms < 0 ? "-" : "";
+  uint64_t v = ms < 0 ? -static_cast<uint64_t>(ms) : static_cast<uint64_t>(ms);
+  if (v < 1000) return sign + std::to_string(v) + "ms";
+  std::string out = sign;
+  uint64_t hours = v / 3600000, minutes = v / 60000 % 60, secs = v / 1000 % 60, frac = v % 1000;
+  if (hours > 0) out += std::to_string(hours) + "h";
+  if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m";
+  out += std::to_string(secs);
+  if (frac != 0) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, ".%03u", static_cast<unsigned>(frac));
+    std::string f = buf;
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out + "s";
+}
+
 }  // namespace minik

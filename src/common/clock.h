@@ -48,5 +48,8 @@ std::string FormatRFC3339(TimePoint t);
 std::string FormatRFC3339Micro(TimePoint t);
 // Parses RFC 3339 with optional fraction and "Z" or "+hh:mm" offset. Returns false if malformed.
 bool ParseRFC3339(std::string_view s, TimePoint* out);
+// A millisecond duration as Go's time.Duration.String() prints it: "0s", "512ms", "1.5s", "2m3.004s",
+// "1h0m0s" (the kubelet's event messages use it).
+std::string FormatGoDurationMs(int64_t ms);
 
 }  // namespace minik

@@ -23,3 +23,15 @@ TEST_CASE("FakeClock advances only when told") {
   CHECK(c.Now() - t0 == std::chrono::seconds(3));
   CHECK(c.MonotonicMillis() == 3000);
 }
+
+TEST_CASE("Go duration strings, millisecond precision") {
+  CHECK(FormatGoDurationMs(0) == "0s");
+  CHECK(FormatGoDurationMs(7) == "7ms");
+  CHECK(FormatGoDurationMs(999) == "999ms");
+  CHECK(FormatGoDurationMs(1000) == "1s");
+  CHECK(FormatGoDurationMs(1500) == "1.5s");
+  CHECK(FormatGoDurationMs(1234) == "1.234s");
+  CHECK(FormatGoDurationMs(61010) == "1m1.01s");
+  CHECK(FormatGoDurationMs(3600000) == "1h0m0s");
+  CHECK(FormatGoDurationMs(-2500) == "-2.5s");
+}

@@ -7,7 +7,9 @@ images directory.
 import json
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 
 from harness import MinikServer, ServerTestCase, main, test_images, wait_for
@@ -286,6 +288,85 @@ class StreamingTest(ServerTestCase):
             p.stdout.close()
 
 
+class RegistryMirrorTest(ServerTestCase):
+    """Pulls through a `docker.io` mirror declared in registries.yaml (k3s's format), served by a
+    real docker-registry on the test namespace's loopback; no image in the air-gap directory."""
+    agent = True
+    registry_port = 5000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.conf_dir = tempfile.mkdtemp(prefix="minik-e2e-registry-")
+        registries = os.path.join(cls.conf_dir, "registries.yaml")
+        with open(registries, "w") as f:
+            f.write(f'mirrors:\n  docker.io:\n    endpoint:\n      - "http://127.0.0.1:{cls.registry_port}"\n')
+        with open(os.path.join(cls.conf_dir, "config.yml"), "w") as f:
+            f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                    f"storage:\n  filesystem:\n    rootdirectory: {cls.conf_dir}/storage\n"
+                    f"http:\n  addr: 127.0.0.1:{cls.registry_port}\n")
+        cls.extra_args = ("--private-registry", registries)
+        cls.registry = None
+        super().setUpClass()
+        try:
+            cls.registry = subprocess.Popen(
+                ["ip", "netns", "exec", cls.server.ns, "docker-registry", "serve",
+                 os.path.join(cls.conf_dir, "config.yml")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            wait_for(lambda: cls.server.run_in_ns(
+                ["curl", "-sf", f"http://127.0.0.1:{cls.registry_port}/v2/"], timeout=5).code == 0,
+                timeout=30, what="docker-registry")
+            # The busybox test image, pushed under a tag that exists only in the registry.
+            src = "oci-archive:" + os.path.join(test_images(), "busybox.oci.tar") + ":1.36"
+            push = cls.server.run_in_ns(["skopeo", "copy", "--quiet", "--insecure-policy", "--dest-tls-verify=false",
+                                         src, f"docker://127.0.0.1:{cls.registry_port}/library/busybox:mirrored"],
+                                        timeout=120)
+            if push.code != 0:
+                raise RuntimeError(f"skopeo copy failed: {push}")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.registry is not None:
+            os.killpg(cls.registry.pid, signal.SIGKILL)
+            cls.registry.wait()
+        super().tearDownClass()
+        shutil.rmtree(cls.conf_dir, ignore_errors=True)
+
+    def pod(self, name):
+        return json.loads(self.kn("get", "pod", name, "-o", "json").out)
+
+    def test_image_pulled_through_the_docker_io_mirror(self):
+        self.apply_yaml(pod_yaml("pulled", "sleep 3600", image="busybox:mirrored"))
+        wait_for(lambda: self.pod("pulled")["status"].get("phase") == "Running", timeout=90, what="Running")
+        status = self.pod("pulled")["status"]["containerStatuses"][0]
+        self.assertEqual(status["image"], "docker.io/library/busybox:mirrored")
+        self.assertRegex(status["imageID"], r"^docker\.io/library/busybox@sha256:[0-9a-f]{64}$")
+        events = self.kn("get", "events", "--field-selector", "involvedObject.name=pulled",
+                         "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}").out
+        self.assertRegex(events, r'Pulling: Pulling image "busybox:mirrored"')
+        self.assertRegex(events, r'Pulled: Successfully pulled image "busybox:mirrored" in [0-9.]+m?s')
+        self.assertEqual(self.kn("exec", "pulled", "--", "echo", "hi").out, "hi\n")
+
+    def test_missing_tag_is_err_image_pull_then_back_off(self):
+        self.apply_yaml(pod_yaml("missing", "sleep 3600", image="busybox:nosuchtag"))
+
+        def waiting():
+            st = self.pod("missing")["status"].get("containerStatuses", [{}])[0]
+            return st.get("state", {}).get("waiting", {})
+        wait_for(lambda: waiting().get("reason") in ("ErrImagePull", "ImagePullBackOff"), timeout=60,
+                 what="ErrImagePull")
+        events = self.kn("get", "events", "--field-selector", "involvedObject.name=missing",
+                         "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}").out
+        self.assertIn('Failed: Failed to pull image "busybox:nosuchtag": rpc error: code = NotFound desc = '
+                      'failed to pull and unpack image "docker.io/library/busybox:nosuchtag": failed to resolve '
+                      'reference "docker.io/library/busybox:nosuchtag": docker.io/library/busybox:nosuchtag: not found',
+                      events)
+        wait_for(lambda: waiting().get("reason") == "ImagePullBackOff", timeout=60, what="ImagePullBackOff")
+        self.assertEqual(waiting().get("message"), 'Back-off pulling image "busybox:nosuchtag"')
+
+
 class AgentRestartTest(ServerTestCase):
     """kill -9 of the server (and its embedded agent) while pods run, then restart it."""
     agent = True
@@ -303,17 +384,24 @@ class AgentRestartTest(ServerTestCase):
 
     def test_containers_survive_an_agent_kill_and_are_adopted_then_nothing_is_left(self):
         self.kn("create", "deployment", "ten", f"--image={BUSYBOX}", "--replicas=10", "--", "sleep", "3600")
+        self.apply_yaml(pod_yaml("counter", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"))
         self.kn("rollout", "status", "deployment/ten", "--timeout=120s", timeout=150)
+        self.kn("wait", "--for=condition=Ready", "pod/counter", "--timeout=60s", timeout=70)
         before = self.statuses()
-        self.assertEqual(len(before), 10)
+        self.assertEqual(len(before), 11)
         self.server.kill()
         self.server.start()
         time.sleep(3)
-        wait_for(lambda: self.statuses() == before and self.kn("get", "pods").out.count("Running") == 10,
+        wait_for(lambda: self.statuses() == before and self.kn("get", "pods").out.count("Running") == 11,
                  timeout=60, what="the same containers running")
+        # The counter kept running and its log has no gap across the agent's death.
+        lines = self.kn("logs", "counter").out.split()
+        self.assertGreater(len(lines), 60)
+        self.assertEqual(lines, [str(i) for i in range(len(lines))])
         # A container of an adopted pod still reports its exit: restart counts move again.
         # Delete everything: nothing of the pods is left on the machine.
         self.kn("delete", "deployment", "ten", "--wait=true", timeout=120)
+        self.kn("delete", "pod", "counter", "--wait=true", timeout=120)
         wait_for(lambda: self.kn("get", "pods", "-o", "name").out.strip() == "", timeout=90, what="pods gone")
         agent_dir = os.path.join(self.server.data_dir, "agent")
         wait_for(lambda: not os.listdir(os.path.join(agent_dir, "bundles")), timeout=30, what="bundles removed")

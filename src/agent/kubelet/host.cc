@@ -435,7 +435,7 @@ Outcome<PreparedContainer> RealPodHost::Prepare(const Snapshot& snap, const std:
   if (local.ok()) image = *local;
   if (policy == "Never" && !image) {
     out.failure = {"ErrImageNeverPull",
-                   "Container image \"" + image_name + "\" is not present with pull policy of Never"};
+                   "Container image \"" + ImageWithDefaultTag(image_name) + "\" is not present with pull policy of Never"};
     return out;
   }
   if (policy == "Always" || !image) {
@@ -445,7 +445,7 @@ Outcome<PreparedContainer> RealPodHost::Prepare(const Snapshot& snap, const std:
         return out;
       }
     } else {
-      event("Normal", "Pulling", "Pulling image \"" + image_name + "\"");
+      event("Normal", "Pulling", "Pulling image \"" + ImageWithDefaultTag(image_name) + "\"");
       int64_t t0 = NowMs();
       auto pulled = puller_->Pull(image_name, snap.pull_credentials);
       if (pulled.ok()) {
@@ -459,7 +459,7 @@ Outcome<PreparedContainer> RealPodHost::Prepare(const Snapshot& snap, const std:
         MINIK_LOG(Warning) << "pulling " << image_name << ": " << pulled.error().ToString() << "; using the local copy";
       } else {
         std::string rpc = registry::RpcErrorMessage(pulled.error());
-        event("Warning", "Failed", "Failed to pull image \"" + image_name + "\": " + rpc);
+        event("Warning", "Failed", "Failed to pull image \"" + ImageWithDefaultTag(image_name) + "\": " + rpc);
         out.failure = {"ErrImagePull", rpc};
         return out;
       }

@@ -10,6 +10,15 @@
 #include "common/log.h"
 
 namespace minik::agent::kubelet {
+
+std::string ImageWithDefaultTag(const std::string& image) {
+  if (image.find('@') != std::string::npos) return image;
+  size_t slash = image.rfind('/');
+  size_t colon = image.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) return image;
+  return image + ":latest";
+}
+
 namespace {
 
 const client::ResourceRef kPods{"", "v1", "pods"};
@@ -682,10 +691,12 @@ void Kubelet::StartContainer(Pod& p, Container& c, const JsonValue& spec) {
     c2.image_id = prep.value->image_id;
     if (prep.value->pulled) {
       Event(p2, name, client::kEventTypeNormal, "Pulled",
-            "Successfully pulled image \"" + image + "\" in " + std::to_string(prep.value->pull_ms) + "ms. Image size: " +
-                std::to_string(prep.value->image_size) + " bytes.");
+            "Successfully pulled image \"" + ImageWithDefaultTag(image) + "\" in " +
+                FormatGoDurationMs(prep.value->pull_ms) + " (" + FormatGoDurationMs(prep.value->pull_ms) +
+                " including waiting). Image size: " + std::to_string(prep.value->image_size) + " bytes.");
     } else {
-      Event(p2, name, client::kEventTypeNormal, "Pulled", "Container image \"" + image + "\" already present on machine");
+      Event(p2, name, client::kEventTypeNormal, "Pulled",
+            "Container image \"" + ImageWithDefaultTag(image) + "\" already present on machine");
     }
     Event(p2, name, client::kEventTypeNormal, "Created", "Created container: " + name);
     runtime::StartRequest req;
@@ -1235,7 +1246,7 @@ JsonDoc Kubelet::BuildStatus(const Pod& p) const {
       }
       if (c && reason == "ErrImagePull" && c->retry_at_ms > NowMs() && !c->starting) {
         reason = "ImagePullBackOff";
-        message = "Back-off pulling image \"" + Str(Member(spec, "image")) + "\"";
+        message = "Back-off pulling image \"" + ImageWithDefaultTag(Str(Member(spec, "image"))) + "\"";
       }
       SetString(w, "reason", reason, a);
       if (!message.empty()) SetString(w, "message", message, a);

@@ -54,6 +54,10 @@ struct NetCheck {
   int64_t timeout_ms = 1000;
 };
 
+// The kubelet's applyDefaultImageTag: a container's image with ":latest" appended when it names
+// neither tag nor digest ("busybox" -> "busybox:latest"); image events and messages use this form.
+std::string ImageWithDefaultTag(const std::string& image);
+
 // Events the host wants recorded on the pod (Pulling, Pulled, Failed, ...).
 using HostEventFn = std::function<void(const std::string& type, const std::string& reason, const std::string& message)>;
 

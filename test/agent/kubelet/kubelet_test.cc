@@ -306,7 +306,7 @@ TEST_CASE("image pull failures: ErrImagePull, then ImagePullBackOff, retried") {
   const JsonValue* cs = b.ContainerStatus("pull", 0);
   REQUIRE(cs);
   CHECK(GetString(*Path(*cs, {"state", "waiting"}), "reason").value_or("") == "ImagePullBackOff");
-  CHECK(GetString(*Path(*cs, {"state", "waiting"}), "message").value_or("") == "Back-off pulling image \"nope\"");
+  CHECK(GetString(*Path(*cs, {"state", "waiting"}), "message").value_or("") == "Back-off pulling image \"nope:latest\"");
   CHECK(b.Field("pull", {"status", "phase"}) == "Pending");
   b.host.fail_image.clear();
   b.Advance(10100);
@@ -469,6 +469,15 @@ TEST_CASE("static pod manifests: one pod per file, named after the node, with th
   CHECK(GetString(*Path(pod, {"metadata", "annotations"}), "kubernetes.io/config.hash").value_or("") == uid);
   CHECK(GetString(*Path(pod, {"metadata", "annotations"}), "kubernetes.io/config.source").value_or("") == "file");
   CHECK(GetString(*Path(pod, {"spec"}), "nodeName").value_or("") == "node-1");
+}
+
+TEST_CASE("image names in events get the default tag as the kubelet's applyDefaultImageTag", "[kubelet]") {
+  CHECK(ImageWithDefaultTag("busybox") == "busybox:latest");
+  CHECK(ImageWithDefaultTag("busybox:1.36") == "busybox:1.36");
+  CHECK(ImageWithDefaultTag("localhost:5000/app") == "localhost:5000/app:latest");
+  CHECK(ImageWithDefaultTag("localhost:5000/app:v1") == "localhost:5000/app:v1");
+  std::string pinned = "busybox@sha256:" + std::string(64, 'a');
+  CHECK(ImageWithDefaultTag(pinned) == pinned);
 }
 
 }  // namespace
