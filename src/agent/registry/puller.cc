@@ -371,6 +371,10 @@ class PullOp {
   StatusOr<http::Response> DoWithRetries(Host& h, std::string method, const std::string& target,
                                          const http::Headers& headers, BlobSink* sink, size_t max_body,
                                          bool last_host, Url* final_url);
+  // GET of a manifest or blob by digest on one host: the response, or containerd's error for it
+  // (404: "content at URL not found", other non-2xx: "unexpected status code URL: ...").
+  StatusOr<http::Response> GetContent(Host& h, const Descriptor& desc, const std::string& kind, BlobSink* sink,
+                                      size_t max_body);
 
   Status Resolve(Descriptor* desc);
   StatusOr<std::string> FetchManifest(const Descriptor& desc);
@@ -769,22 +773,29 @@ Status PullOp::Resolve(Descriptor* desc) {
   return first_err;
 }
 
+StatusOr<http::Response> PullOp::GetContent(Host& h, const Descriptor& desc, const std::string& kind,
+                                            BlobSink* sink, size_t max_body) {
+  std::string target = Target(h, {kind, desc.digest});
+  http::Headers hdrs = {{"Accept", desc.media_type.empty() ? "*/*" : desc.media_type + ", */*"}};
+  auto resp = DoWithRetries(h, "GET", target, hdrs, sink, max_body, false, nullptr);
+  if (!resp.ok()) return resp.status();
+  if (resp->status == 404) return Status::NotFound("content at " + UrlFor(h, target).String() + " not found: not found");
+  if (resp->status > 299) {
+    std::string msg = "unexpected status code " + UrlFor(h, target).String() + ": " + StatusText(resp->status);
+    if (std::string reg = RegistryErrors(resp->body); !reg.empty()) msg += " - Server message: " + reg;
+    return Status(Code::kUnavailable, msg);
+  }
+  return resp;
+}
+
 StatusOr<std::string> PullOp::FetchManifest(const Descriptor& desc) {
   Status first_err;
   for (size_t i : HostOrder()) {
     Host& h = hosts_[i];
-    std::string target = Target(h, {"manifests", desc.digest});
-    http::Headers hdrs = {{"Accept", desc.media_type.empty() ? "*/*" : desc.media_type + ", */*"}};
-    auto resp = DoWithRetries(h, "GET", target, hdrs, nullptr, kMaxManifestSize, false, nullptr);
+    auto resp = GetContent(h, desc, "manifests", nullptr, kMaxManifestSize);
     Status err;
     if (!resp.ok()) {
       err = resp.status();
-    } else if (resp->status == 404) {
-      err = Status::NotFound("content at " + UrlFor(h, target).String() + " not found: not found");
-    } else if (resp->status > 299) {
-      std::string msg = "unexpected status code " + UrlFor(h, target).String() + ": " + StatusText(resp->status);
-      if (std::string reg = RegistryErrors(resp->body); !reg.empty()) msg += " - Server message: " + reg;
-      err = Status(Code::kUnavailable, msg);
     } else {
       std::string body = std::move(resp->body);
       if (stats_ != nullptr) {
@@ -832,18 +843,10 @@ Status PullOp::FetchBlob(const Descriptor& desc) {
   bool fetched = false;
   for (size_t i : HostOrder()) {
     Host& h = hosts_[i];
-    std::string target = Target(h, {"blobs", desc.digest});
-    http::Headers hdrs = {{"Accept", desc.media_type.empty() ? "*/*" : desc.media_type + ", */*"}};
-    auto resp = DoWithRetries(h, "GET", target, hdrs, &sink, kMaxErrorBody, false, nullptr);
+    auto resp = GetContent(h, desc, "blobs", &sink, kMaxErrorBody);
     Status err;
     if (!resp.ok()) {
       err = resp.status();
-    } else if (resp->status == 404) {
-      err = Status::NotFound("content at " + UrlFor(h, target).String() + " not found: not found");
-    } else if (resp->status > 299) {
-      std::string msg = "unexpected status code " + UrlFor(h, target).String() + ": " + StatusText(resp->status);
-      if (std::string reg = RegistryErrors(resp->body); !reg.empty()) msg += " - Server message: " + reg;
-      err = Status(Code::kUnavailable, msg);
     } else {
       fetched = true;
       break;

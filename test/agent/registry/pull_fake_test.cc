@@ -10,6 +10,7 @@ namespace minik::agent::registry {
 namespace {
 
 using testing::FakeImageStore;
+using testing::MirrorTo;
 using testing::ServerThread;
 using testing::TempDir;
 
@@ -66,20 +67,7 @@ void ServeRegistry(const Content& c, http::Request& req, http::ResponseWriterPtr
           R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
 }
 
-RegistriesConfig MirrorTo(const std::string& host, const std::string& extra = "") {
-  auto c = RegistriesConfig::Parse("mirrors:\n  docker.io:\n    endpoint: [\"http://" + host + "\"]\n" + extra);
-  REQUIRE(c.ok());
-  c->set_disable_default_endpoint(true);
-  return *c;
-}
-
-PullerOptions Opts() {
-  PullerOptions o;
-  o.architecture = "amd64";
-  o.progress_timeout_ms = 5000;
-  o.connect_timeout_ms = 2000;
-  return o;
-}
+PullerOptions Opts() { return testing::TestPullerOptions(5000, 2000); }
 
 TEST_CASE("bearer token flow, with and without credentials", "[registry][pull][auth]") {
   Content c;

@@ -11,25 +11,12 @@ namespace {
 
 using testing::BuildOciLayout;
 using testing::FakeImageStore;
+using testing::MirrorTo;
 using testing::Push;
 using testing::RegistryProcess;
 using testing::TempDir;
 
-RegistriesConfig MirrorConfig(const std::string& host, const std::string& extra = "") {
-  auto c = RegistriesConfig::Parse("mirrors:\n  docker.io:\n    endpoint:\n      - \"http://" + host + "\"\n" + extra);
-  REQUIRE(c.ok());
-  // Stay hermetic: never fall back to registry-1.docker.io.
-  c->set_disable_default_endpoint(true);
-  return *c;
-}
-
-PullerOptions TestOptions() {
-  PullerOptions o;
-  o.architecture = "amd64";
-  o.progress_timeout_ms = 20000;
-  o.connect_timeout_ms = 5000;
-  return o;
-}
+PullerOptions TestOptions(const std::string& arch = "amd64") { return testing::TestPullerOptions(20000, 5000, arch); }
 
 TEST_CASE("pull through a docker.io mirror from a real registry", "[registry][pull]") {
   RegistryProcess& reg = testing::SharedRegistry();
@@ -38,7 +25,7 @@ TEST_CASE("pull through a docker.io mirror from a real registry", "[registry][pu
   Push(work.path() + "/oci", "1.0", reg.host() + "/library/busybox:1.0");
 
   FakeImageStore store(work.path() + "/store");
-  Puller puller(store, MirrorConfig(reg.host()), TestOptions());
+  Puller puller(store, MirrorTo(reg.host()), TestOptions());
   PullStats stats;
   auto pulled = puller.Pull("busybox:1.0", {}, &stats);
   REQUIRE(pulled.ok());
@@ -81,7 +68,7 @@ TEST_CASE("pull errors read like containerd's", "[registry][pull]") {
   auto img = BuildOciLayout(work.path() + "/oci", "1.0", {"amd64"});
   Push(work.path() + "/oci", "1.0", reg.host() + "/library/busybox:1.0");
   FakeImageStore store(work.path() + "/store");
-  Puller puller(store, MirrorConfig(reg.host()), TestOptions());
+  Puller puller(store, MirrorTo(reg.host()), TestOptions());
 
   auto missing = puller.Pull("nope");
   REQUIRE_FALSE(missing.ok());
@@ -108,7 +95,7 @@ TEST_CASE("pull errors read like containerd's", "[registry][pull]") {
 
   // Nobody listening.
   int dead = testing::FreePort();
-  Puller nowhere(store, MirrorConfig("127.0.0.1:" + std::to_string(dead)), TestOptions());
+  Puller nowhere(store, MirrorTo("127.0.0.1:" + std::to_string(dead)), TestOptions());
   auto refused = nowhere.Pull("busybox:1.0");
   REQUIRE_FALSE(refused.ok());
   CHECK(RpcCode(refused.status()) == "Unknown");
@@ -134,7 +121,7 @@ TEST_CASE("a corrupted blob in the registry is caught by its digest", "[registry
   std::string actual = internal::Sha256Digest(data);
 
   FakeImageStore store(work.path() + "/store");
-  Puller puller(store, MirrorConfig(reg.host()), TestOptions());
+  Puller puller(store, MirrorTo(reg.host()), TestOptions());
   auto r = puller.Pull("busybox:1.0");
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Code::kConflict);
@@ -153,29 +140,16 @@ TEST_CASE("an index picks this platform", "[registry][pull]") {
   auto img = BuildOciLayout(work.path() + "/oci", "multi", {"arm64", "amd64"});
   Push(work.path() + "/oci", "multi", reg.host() + "/library/multi:1", "", /*all=*/true);
   FakeImageStore store(work.path() + "/store");
-  {
-    Puller puller(store, MirrorConfig(reg.host()), TestOptions());
-    auto r = puller.Pull("multi:1");
+  auto pull_for = [&](const std::string& arch) { return Puller(store, MirrorTo(reg.host()), TestOptions(arch)).Pull("multi:1"); };
+  for (const std::string arch : {"amd64", "arm64"}) {
+    auto r = pull_for(arch);
     REQUIRE(r.ok());
-    CHECK(r->id == img.config_by_arch["amd64"]);
+    CHECK(r->id == img.config_by_arch[arch]);
   }
-  {
-    PullerOptions o = TestOptions();
-    o.architecture = "arm64";
-    Puller puller(store, MirrorConfig(reg.host()), o);
-    auto r = puller.Pull("multi:1");
-    REQUIRE(r.ok());
-    CHECK(r->id == img.config_by_arch["arm64"]);
-  }
-  {
-    PullerOptions o = TestOptions();
-    o.architecture = "s390x";
-    Puller puller(store, MirrorConfig(reg.host()), o);
-    auto r = puller.Pull("multi:1");
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.status().message() ==
-          "failed to pull and unpack image \"docker.io/library/multi:1\": no match for platform in manifest: not found");
-  }
+  auto r = pull_for("s390x");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() ==
+        "failed to pull and unpack image \"docker.io/library/multi:1\": no match for platform in manifest: not found");
 }
 
 TEST_CASE("a loopback registry nobody configured is reached over plain HTTP", "[registry][pull]") {
@@ -196,7 +170,7 @@ TEST_CASE("rewrites map the repository on the mirror", "[registry][pull]") {
   auto img = BuildOciLayout(work.path() + "/oci", "1.0", {"amd64"});
   Push(work.path() + "/oci", "1.0", reg.host() + "/mirrored/hub/busybox:1.0");
   FakeImageStore store(work.path() + "/store");
-  Puller puller(store, MirrorConfig(reg.host(), "    rewrite:\n      \"^library/(.*)\": \"mirrored/hub/$1\"\n"), TestOptions());
+  Puller puller(store, MirrorTo(reg.host(), "    rewrite:\n      \"^library/(.*)\": \"mirrored/hub/$1\"\n"), TestOptions());
   auto r = puller.Pull("busybox:1.0");
   REQUIRE(r.ok());
   // Stored under the original name.
@@ -212,7 +186,7 @@ TEST_CASE("basic auth (htpasswd) with registries.yaml and pull-secret credential
 
   {
     FakeImageStore store(work.path() + "/anon");
-    Puller puller(store, MirrorConfig(reg.host()), TestOptions());
+    Puller puller(store, MirrorTo(reg.host()), TestOptions());
     auto r = puller.Pull("busybox:1.0");
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().message() == "failed to pull and unpack image \"docker.io/library/busybox:1.0\": failed to resolve "
@@ -222,7 +196,7 @@ TEST_CASE("basic auth (htpasswd) with registries.yaml and pull-secret credential
   {
     FakeImageStore store(work.path() + "/configured");
     Puller puller(store,
-                  MirrorConfig(reg.host(), "configs:\n  \"" + reg.host() + "\":\n    auth:\n      username: alice\n      password: s3cret\n"),
+                  MirrorTo(reg.host(), "configs:\n  \"" + reg.host() + "\":\n    auth:\n      username: alice\n      password: s3cret\n"),
                   TestOptions());
     auto r = puller.Pull("busybox:1.0");
     REQUIRE(r.ok());
@@ -231,7 +205,7 @@ TEST_CASE("basic auth (htpasswd) with registries.yaml and pull-secret credential
   {
     FakeImageStore store(work.path() + "/wrong");
     Puller puller(store,
-                  MirrorConfig(reg.host(), "configs:\n  \"" + reg.host() + "\":\n    auth:\n      auth: " +
+                  MirrorTo(reg.host(), "configs:\n  \"" + reg.host() + "\":\n    auth:\n      auth: " +
                                                Base64Encode("alice:wrong") + "\n"),
                   TestOptions());
     auto r = puller.Pull("busybox:1.0");
@@ -244,7 +218,7 @@ TEST_CASE("basic auth (htpasswd) with registries.yaml and pull-secret credential
     // imagePullSecrets win over registries.yaml.
     FakeImageStore store(work.path() + "/secret");
     Puller puller(store,
-                  MirrorConfig(reg.host(), "configs:\n  \"" + reg.host() + "\":\n    auth:\n      username: alice\n      password: nope\n"),
+                  MirrorTo(reg.host(), "configs:\n  \"" + reg.host() + "\":\n    auth:\n      username: alice\n      password: nope\n"),
                   TestOptions());
     auto creds = ParseDockerConfig(R"({"auths":{"https://index.docker.io/v1/":{"auth":")" + Base64Encode("alice:s3cret") + "\"}}}");
     REQUIRE(creds.ok());
@@ -262,7 +236,7 @@ TEST_CASE("pull performance: a busybox image from the loopback registry", "[regi
   int64_t bytes = 0;
   for (int i = 0; i < 5; ++i) {
     FakeImageStore store(work.path() + "/store" + std::to_string(i));
-    Puller puller(store, MirrorConfig(reg.host()), TestOptions());
+    Puller puller(store, MirrorTo(reg.host()), TestOptions());
     PullStats stats;
     auto start = std::chrono::steady_clock::now();
     auto r = puller.Pull("busybox:1.0", {}, &stats);

@@ -23,11 +23,31 @@
 #include <thread>
 
 #include "agent/registry/http_session.h"
+#include "agent/registry/puller.h"
+#include "agent/registry/registries_config.h"
 #include "fake_image_store.h"
 #include "http/loop.h"
 #include "http/server.h"
 
 namespace minik::agent::registry::testing {
+
+// registries.yaml sending docker.io to a plain-HTTP mirror on `host`, plus `extra` YAML; never
+// falls back to registry-1.docker.io (tests stay hermetic).
+inline RegistriesConfig MirrorTo(const std::string& host, const std::string& extra = "") {
+  auto c = RegistriesConfig::Parse("mirrors:\n  docker.io:\n    endpoint: [\"http://" + host + "\"]\n" + extra);
+  REQUIRE(c.ok());
+  c->set_disable_default_endpoint(true);
+  return *c;
+}
+
+inline PullerOptions TestPullerOptions(int64_t progress_timeout_ms, int64_t connect_timeout_ms,
+                                       const std::string& architecture = "amd64") {
+  PullerOptions o;
+  o.architecture = architecture;
+  o.progress_timeout_ms = progress_timeout_ms;
+  o.connect_timeout_ms = connect_timeout_ms;
+  return o;
+}
 
 inline int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
