@@ -77,8 +77,9 @@ class ServiceAccountTokenTest(TokenMixin, ServerTestCase):
                                           "system:authenticated"])
         self.assertEqual(user["extra"]["authentication.kubernetes.io/credential-id"], ["JTI=" + c["jti"]])
         table = self.sa_kubectl(token, "auth", "whoami", check=True).out
-        self.assertIn(f"Username   system:serviceaccount:{self.ns}:default", table)
-        self.assertIn(f"Groups     [system:serviceaccounts system:serviceaccounts:{self.ns} system:authenticated]", table)
+        self.assertRegex(table, rf"\nUsername +system:serviceaccount:{self.ns}:default\n")
+        self.assertRegex(table, rf"\nGroups +\[system:serviceaccounts system:serviceaccounts:{self.ns} system:authenticated\]\n")
+        self.assertRegex(table, r"\nExtra: authentication.kubernetes.io/credential-id +\[JTI=" + c["jti"] + r"\]\n")
         r = self.sa_kubectl(token, "get", "pods", "-n", self.ns)
         self.assertEqual(r.code, 0, r)
 
