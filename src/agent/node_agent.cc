@@ -18,6 +18,7 @@
 #include "agent/kubelet/node_status.h"
 #include "agent/kubelet/static_pods.h"
 #include "agent/kubelet/streaming_backend.h"
+#include "agent/kubelet/token_manager.h"
 #include "agent/streaming/tunnel_client.h"
 #include "agent/node_registration.h"
 #include "agent/oci/cgroups.h"
@@ -118,6 +119,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<registry::Puller> puller;
   oci::CgroupsPtr cgroups;
   volumes::MounterPtr mounter;
+  std::unique_ptr<kubelet::TokenManager> tokens;
   std::unique_ptr<volumes::VolumeManager> volumes;
   std::unique_ptr<client::Informer> cms, secrets, pvcs, pvs, services;
   std::unique_ptr<InformerObjects> objects;
@@ -153,6 +155,8 @@ struct NodeAgent::Impl {
       if (inf) inf->Stop();
     }
     kubelet.reset();
+    // Volume set-ups waiting for a token give up now: they run on the pool, joined next.
+    if (tokens) tokens->Shutdown();
     // Blocking work in flight finishes before the objects it uses go.
     pool.reset();
   }
@@ -267,7 +271,11 @@ struct NodeAgent::Impl {
     mounter = volumes::NewRealMounter();
     volumes::VolumeManagerOptions vo;
     vo.pods_dir = agent_dir + "/pods";
-    volumes = std::make_unique<volumes::VolumeManager>(vo, *mounter, timers.clock(), nullptr);
+    // Service account tokens of projected volumes; a due refresh updates the pod's volumes.
+    tokens = std::make_unique<kubelet::TokenManager>(&loop, api, timers, [this](const std::string& ns, const std::string&) {
+      if (kubelet) kubelet->ObjectChanged(ns);
+    });
+    volumes = std::make_unique<volumes::VolumeManager>(vo, *mounter, timers.clock(), tokens.get());
 
     facts = kubelet::MachineFacts::Read(agent_dir);
     kubelet::NodeOptions no;

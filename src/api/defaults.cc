@@ -292,8 +292,10 @@ void DefaultPod(JsonValue& obj, JsonAlloc& a) {
       });
     }
   }
-  // ServiceAccount admission.
-  if (Str(spec, "serviceAccountName").empty()) {
+  // ServiceAccount admission (which leaves mirror pods alone).
+  const JsonValue* annotations = GetObject(Obj(obj, "metadata", a), "annotations");
+  bool mirror = annotations && Get(*annotations, "kubernetes.io/config.mirror");
+  if (Str(spec, "serviceAccountName").empty() && !mirror) {
     SetString(spec, "serviceAccountName", "default", a);
     SetString(spec, "serviceAccount", "default", a);
   }

@@ -680,8 +680,13 @@ void FakeApiClient::List(const ResourceRef& res, const std::string& ns, const Li
 }
 
 void FakeApiClient::Create(const ResourceRef& res, const std::string& ns, const JsonValue& obj, ObjectCallback cb) {
-  Status st = React(Action{"create", res, ns, std::string(MetaString(obj, "name")), "", ToJson(obj)});
+  Action action{"create", res, ns, std::string(MetaString(obj, "name")), "", ToJson(obj)};
+  Status st = React(action);
   if (!st.ok()) return cb(std::move(st));
+  if (create_responder_) {
+    StatusOr<JsonDoc> answer = Status::Internal("no answer");
+    if (create_responder_(action, &answer)) return cb(std::move(answer));
+  }
   auto r = DoCreate(res, ns, obj);
   if (!r.ok()) return cb(r.status());
   cb(CopyDoc(**r));

@@ -47,6 +47,10 @@ class FakeApiClient final : public ApiClient {
   // Called before each action is served; a non-OK Status fails the call with it (fault
   // injection). nullptr removes it.
   void SetReactor(std::function<Status(const Action&)> reactor) { reactor_ = std::move(reactor); }
+  // Answers creates itself (subresource POSTs such as serviceaccounts/<name>/token): when it
+  // returns true, *answer is the call's result and nothing is stored. nullptr removes it.
+  using CreateResponder = std::function<bool(const Action&, StatusOr<JsonDoc>* answer)>;
+  void SetCreateResponder(CreateResponder responder) { create_responder_ = std::move(responder); }
 
   // Stores obj as a create would (uid, resourceVersion, ...), without recording an action, and
   // notifies watchers. Returns the stored object, or the create's error.
@@ -111,6 +115,7 @@ class FakeApiClient final : public ApiClient {
   std::vector<std::shared_ptr<Watcher>> watchers_;
   std::vector<Action> actions_;
   std::function<Status(const Action&)> reactor_;
+  CreateResponder create_responder_;
 };
 
 // Label selector matching (equality- and set-based: a=b, a==b, a!=b, a in (x,y), a notin (x),

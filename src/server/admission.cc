@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "server/api_server.h"
 #include "server/controllers/persistent_volume_binder.h"
+#include "server/service_account_admission.h"
 
 namespace minik::server::admission {
 
@@ -490,6 +491,7 @@ Status Mutate(const ObjectStore& store, const api::Registry& registry, const api
     }
     auto lrs = ListNamespace(store, registry, "limitranges", NamespaceOf(obj));
     if (!lrs.empty()) ApplyLimitRangeDefaults(Objects(lrs), obj, obj.GetAllocator());
+    MINIK_RETURN_IF_ERROR(AdmitServiceAccount(store, registry, obj));
   } else if (IsCore(info, "PersistentVolumeClaim")) {
     const api::ResourceInfo* sc = registry.Find("storage.k8s.io", "v1", "storageclasses");
     if (sc) {

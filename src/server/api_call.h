@@ -22,10 +22,14 @@ struct ApiServer::Call {
   std::multimap<std::string, std::string> query;
   std::string user;
   std::vector<std::string> groups;  // the user's groups (client certificate O entries, system:authenticated)
+  std::string uid;                                       // the user's uid (service accounts)
+  std::map<std::string, std::vector<std::string>> extra;  // the user's extra (service accounts' pod, node)
   bool table = false;          // Accept asked for as=Table
   std::string table_version;   // "v1" or "v1beta1"
   bool dry_run = false;
   std::vector<std::string> warnings;  // sent as Warning: 299 headers with the response
+  int sa_waits = 0;                   // pod create: times waited for the default ServiceAccount
+  http::HandlePtr retry_timer;
 
   // The first value of a query parameter, or "" when absent.
   std::string Param(const std::string& name) const {

@@ -13,6 +13,7 @@
 #include "server/api_call.h"
 #include "server/discovery.h"
 #include "server/list_filter.h"
+#include "server/service_account_tokens.h"
 #include "server/streaming.h"
 
 namespace minik::server {
@@ -108,6 +109,11 @@ ApiServer::ApiServer(http::Loop& loop, ObjectStore& store, const api::Registry& 
     : loop_(loop), store_(store), registry_(registry), clock_(clock), options_(std::move(options)) {
   auto a = ServiceAllocator::Create(options_.service_cidr);
   if (a.ok()) allocator_ = std::move(*a);
+  if (!options_.service_account_key_pem.empty()) {
+    auto key = pki::JwtKey::Load(options_.service_account_key_pem);
+    if (key.ok()) sa_tokens_ = std::make_unique<ServiceAccountTokens>(store_, registry_, clock_, std::move(*key));
+    else MINIK_LOG(Error) << "service account key: " << key.error().ToString();
+  }
 }
 
 ApiServer::~ApiServer() = default;
@@ -152,6 +158,8 @@ void ApiServer::Handle(http::Request& req, http::ResponseWriterPtr resp) {
     if (auth->rfind("Bearer ", 0) == 0 && !options_.token.empty() &&
         std::string_view(*auth).substr(7) == options_.token) {
       c->user = "minik:token";
+    } else if (auth->rfind("Bearer ", 0) == 0) {
+      AuthenticateBearer(std::string_view(*auth).substr(7), *c);
     }
   }
   if (!c->user.empty()) c->groups.push_back("system:authenticated");
@@ -223,6 +231,7 @@ void ApiServer::Dispatch(const CallPtr& c) {
     if (sub == "binding") return DoBinding(c);
     if (sub == "scale") return DoScale(c);
     if (sub == "eviction") return DoEviction(c);
+    if (sub == "token") return DoTokenRequest(c);
     if (streaming_ && info.group.empty() && info.plural == "pods" &&
         (sub == "log" || sub == "exec" || sub == "attach" || sub == "portforward")) {
       return streaming_->ServePod(sub, c->ri.namespace_, c->ri.name, c->req, c->query, c->resp);
@@ -265,6 +274,7 @@ void ApiServer::ServeNonResource(const CallPtr& c) {
     c->resp->Send(ok ? 200 : 500, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body));
     return;
   }
+  if (ServeOidc(c)) return;
   const std::string* accept = c->req.Header("accept");
   DiscoveryResponse d = ServeDiscovery(registry_, p, accept ? *accept : "", options_.advertise_address, options_.port);
   if (d.code == 404) {

@@ -22,6 +22,7 @@
 namespace minik::server {
 
 class Streaming;
+class ServiceAccountTokens;
 
 struct ApiServerOptions {
   std::string token;              // bearer token accepted as an authenticated user ("" = none)
@@ -29,6 +30,8 @@ struct ApiServerOptions {
   int port = 6443;
   std::string service_cidr = "10.43.0.0/16";
   std::string ca_pem;  // served unauthenticated at /cacerts (agents pin it by the token's hash)
+  // The service account token signing key (PEM RSA); "" = no service account tokens.
+  std::string service_account_key_pem;
 };
 
 class ApiServer {
@@ -70,6 +73,14 @@ class ApiServer {
   void DoScale(const CallPtr& c);
   void ScaleAttempt(const CallPtr& c, int tries);
   void DoEviction(const CallPtr& c);
+  void DoTokenRequest(const CallPtr& c);  // serviceaccounts/<name>/token (api_token.cc)
+  // Authenticates a bearer token other than the cluster token (service account JWTs).
+  bool AuthenticateBearer(std::string_view token, Call& c);
+  // /.well-known/openid-configuration and /openid/v1/jwks; false when p is neither.
+  bool ServeOidc(const CallPtr& c);
+  // Pod create in a namespace whose default ServiceAccount does not exist yet: runs DoCreate(c)
+  // again a little later (up to 10 times, as upstream's admission retries); true when it did.
+  bool RetryForServiceAccount(const CallPtr& c, const JsonValue& pod);
 
   // The write pipeline shared by update, patch and subresources: validates new_obj against the
   // stored old one and writes it (or deletes it when finalization completes).
@@ -97,6 +108,7 @@ class ApiServer {
   http::HandlePtr namespace_timer_;
   std::shared_ptr<std::function<void(size_t)>> bootstrap_;
   Streaming* streaming_ = nullptr;
+  std::unique_ptr<ServiceAccountTokens> sa_tokens_;
 };
 
 // Storage keys: "/<group-resource>/<namespace>/<name>" ("/<group-resource>/<name>" when cluster-scoped).

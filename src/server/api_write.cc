@@ -16,6 +16,7 @@
 #include "server/api_call.h"
 #include "server/api_server.h"
 #include "server/list_filter.h"
+#include "server/service_account_tokens.h"
 #include "server/strategy.h"
 
 namespace minik::server {
@@ -145,27 +146,52 @@ JsonValue StringArray(const std::vector<std::string>& v, JsonAlloc& a) {
   return arr;
 }
 
-JsonValue UserInfo(const std::string& user, const std::vector<std::string>& groups, JsonAlloc& a) {
+JsonValue UserInfo(const std::string& user, const std::vector<std::string>& groups, JsonAlloc& a,
+                   const std::string& uid = "", const std::map<std::string, std::vector<std::string>>& extra = {}) {
   JsonValue u(rapidjson::kObjectType);
   u.AddMember("username", MakeString(user, a), a);
+  if (!uid.empty()) u.AddMember("uid", MakeString(uid, a), a);
   u.AddMember("groups", StringArray(groups, a), a);
+  if (!extra.empty()) {
+    JsonValue e(rapidjson::kObjectType);
+    for (const auto& [k, v] : extra) e.AddMember(MakeString(k, a), StringArray(v, a), a);
+    u.AddMember("extra", e, a);
+  }
   return u;
 }
 
 const JsonDoc& AnswerReview(const api::ResourceInfo& info, JsonDoc& doc, const ApiServer::Call& c,
-                            const std::string& token) {
+                            const std::string& token, ServiceAccountTokens* sa_tokens) {
   auto& a = doc.GetAllocator();
   JsonValue& meta = EnsureObject(doc, "metadata", a);
   SetMember(meta, "creationTimestamp", JsonValue(rapidjson::kNullType), a);
   JsonValue status(rapidjson::kObjectType);
   if (info.kind == "SelfSubjectReview") {
-    status.AddMember("userInfo", UserInfo(c.user, c.groups, a), a);
+    status.AddMember("userInfo", UserInfo(c.user, c.groups, a, c.uid, c.extra), a);
   } else if (info.kind == "TokenReview") {
     const JsonValue* t = Path(doc, {"spec", "token"});
     bool ok = t && t->IsString() && !token.empty() && token == t->GetString();
-    status.AddMember("authenticated", ok, a);
-    if (ok) status.AddMember("user", UserInfo("minik:token", {"system:authenticated"}, a), a);
-    status.AddMember("audiences", StringArray({"https://kubernetes.default.svc.cluster.local"}, a), a);
+    std::vector<std::string> audiences;
+    if (const JsonValue* auds = Path(doc, {"spec", "audiences"}); auds && auds->IsArray()) {
+      for (const auto& v : auds->GetArray()) if (v.IsString()) audiences.emplace_back(v.GetString());
+    }
+    std::vector<std::string> matched = {kDefaultIssuer};
+    if (ok) {
+      status.AddMember("authenticated", true, a);
+      status.AddMember("user", UserInfo("minik:token", {"system:authenticated"}, a), a);
+    } else if (sa_tokens && t && t->IsString()) {
+      auto u = sa_tokens->Authenticate(t->GetString(), audiences, &matched);
+      status.AddMember("authenticated", u.ok(), a);
+      if (u.ok()) {
+        u->groups.push_back("system:authenticated");
+        status.AddMember("user", UserInfo(u->username, u->groups, a, u->uid, u->extra), a);
+      } else if (u.error().code() != Code::kNotFound) {
+        status.AddMember("error", MakeString("[invalid bearer token, " + u.error().message() + "]", a), a);
+      }
+    } else {
+      status.AddMember("authenticated", false, a);
+    }
+    if (ok || status["authenticated"].GetBool()) status.AddMember("audiences", StringArray(matched, a), a);
   } else if (info.kind == "SelfSubjectRulesReview") {
     JsonValue rule(rapidjson::kObjectType);
     rule.AddMember("verbs", StringArray({"*"}, a), a);
@@ -268,7 +294,7 @@ void ApiServer::DoCreate(const CallPtr& c) {
   if (!MetaString(*doc, "resourceVersion").empty()) {
     return SendStatus(*c->resp, Status::BadRequest("resourceVersion should not be set on objects to be created"));
   }
-  if (IsReview(info)) return SendDoc(*c, 201, AnswerReview(info, *doc, *c, options_.token));
+  if (IsReview(info)) return SendDoc(*c, 201, AnswerReview(info, *doc, *c, options_.token, sa_tokens_.get()));
   std::string name = MetaString(*doc, "name");
   std::string generate = MetaString(*doc, "generateName");
   if (name.empty() && !generate.empty()) {
@@ -283,7 +309,8 @@ void ApiServer::DoCreate(const CallPtr& c) {
   RemoveMember(m, "deletionGracePeriodSeconds");
   RemoveMember(m, "selfLink");
   api::ApplyDefaults(info, *doc, a);
-  // Mutating admission (LimitRanger defaults, DefaultStorageClass).
+  if (info.group.empty() && info.kind == "Pod" && RetryForServiceAccount(c, *doc)) return;
+  // Mutating admission (LimitRanger defaults, DefaultStorageClass, ServiceAccount).
   if (Status st = admission::Mutate(store_, registry_, info, admission::Operation::kCreate, *doc); !st.ok()) {
     return SendStatus(*c->resp, st);
   }

@@ -20,6 +20,7 @@
 #include "common/strings.h"
 #include "http/loop.h"
 #include "http/server.h"
+#include "pki/jwt.h"
 #include "pki/pki.h"
 #include "server/api_server.h"
 #include "server/in_process_client.h"
@@ -149,6 +150,9 @@ Status RunServer(const ServerConfig& cfg) {
   if (!pki.ok()) return pki.error().WithContext("certificates");
   auto token = EnsureToken(cfg, server_dir, pki->server_ca_pem);
   if (!token.ok()) return token.error().WithContext("token");
+  // The service account token signing key (k3s's server/tls/service.key), kept across restarts.
+  auto sa_key = pki::EnsureRsaKeyFile(server_dir + "/tls/service.key");
+  if (!sa_key.ok()) return sa_key.error().WithContext("service account key");
 
   // The loop outlives the datastore: the store's writer thread posts its last completions to it
   // while the backend shuts down.
@@ -164,6 +168,7 @@ Status RunServer(const ServerConfig& cfg) {
   aopts.port = cfg.https_listen_port;
   aopts.service_cidr = cfg.service_cidr;
   aopts.ca_pem = pki->server_ca_pem;
+  aopts.service_account_key_pem = *sa_key;
   ApiServer api(loop, **objects, api::Registry::Builtin(), clock, aopts);
   // Agents' tunnels and pods/log, exec, attach, portforward.
   Streaming streaming(loop, **objects);

@@ -36,6 +36,20 @@ struct ApiServerFixture {
     auto guard = loop.AddTimer(10000, 0, [&] { loop.Stop(); });
     loop.Run();
     REQUIRE(ready);
+    // What the ServiceAccount controller creates: pods need their namespace's "default".
+    for (const char* ns : {"default", "kube-system"}) {
+      auto sa = ParseJson(std::string(R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default","namespace":")") +
+                          ns + R"(","uid":"sa-uid-)" + ns + R"("}})");
+      REQUIRE(sa.ok());
+      bool created = false;
+      objects->Create(std::string("/serviceaccounts/") + ns + "/default", *sa, [&](StatusOr<server::ObjectPtr> r) {
+        REQUIRE(r.ok());
+        created = true;
+        loop.Stop();
+      });
+      if (!created) loop.Run();
+      REQUIRE(created);
+    }
   }
 };
 

@@ -520,6 +520,17 @@ TEST_CASE(
   server::ApiServer api(loop, **objects, api::Registry::Builtin(), clock, aopts);
   server::Streaming streaming(loop, **objects);
   api.set_streaming(&streaming);
+  {
+    // What the ServiceAccount controller creates: pods need their namespace's "default".
+    auto sa = ParseJson(R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default","namespace":"default"}})");
+    bool created = false;
+    (*objects)->Create("/serviceaccounts/default/default", *sa, [&](StatusOr<server::ObjectPtr> r) {
+      created = r.ok();
+      loop.Stop();
+    });
+    loop.Run();
+    REQUIRE(created);
+  }
   // HTTPS as the real server serves (kubectl sends no bearer token over plain HTTP).
   pki::ServerPkiOptions popts;
   popts.node_name = "node-1";

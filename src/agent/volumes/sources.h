@@ -84,6 +84,8 @@ class TokenSource {
  public:
   virtual ~TokenSource() = default;
   virtual StatusOr<std::string> GetToken(const TokenRequest& request) = 0;
+  // Drops what is cached for the pod (its volumes are torn down). Any thread.
+  virtual void ForgetPod(const std::string& pod_uid) { (void)pod_uid; }
 };
 
 // Facts about the node and the pod's network the kubelet knows.

@@ -716,6 +716,7 @@ Status VolumeManager::TearDown(const std::string& pod_uid) {
   if (pod_uid.empty() || pod_uid.find('/') != std::string::npos || pod_uid == "." || pod_uid == "..") {
     return Status::Invalid("invalid pod uid \"" + pod_uid + "\"");
   }
+  if (tokens_) tokens_->ForgetPod(pod_uid);
   std::string dir = PodDir(pod_uid);
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0) {
