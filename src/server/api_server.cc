@@ -13,6 +13,8 @@
 #include "server/api_call.h"
 #include "server/discovery.h"
 #include "server/list_filter.h"
+#include "server/metrics_api.h"
+#include "server/node_proxy.h"
 #include "server/streaming.h"
 
 namespace minik::server {
@@ -193,6 +195,12 @@ void ApiServer::Dispatch(const CallPtr& c) {
     ServeNonResource(c);
     return;
   }
+  if (metrics_api_ && c->ri.group == "metrics.k8s.io") {
+    auto body = metrics_api_->Handle(c->ri, c->Param("labelSelector"), c->Param("fieldSelector"));
+    if (body.ok()) SendJson(*c->resp, 200, std::move(*body));
+    else SendStatus(*c->resp, body.error());
+    return;
+  }
   if (MaybeConvert(c)) return;
   NegotiateAccept(*c);
   for (auto it = c->query.equal_range("dryRun"); it.first != it.second; ++it.first) {
@@ -219,6 +227,12 @@ void ApiServer::Dispatch(const CallPtr& c) {
     if (!ok) {
       SendStatus(*c->resp, api::MethodNotSupportedError(info.group, info.plural + "/" + sub, verb));
       return;
+    }
+    if (node_proxy_ && sub == "proxy" && info.group.empty() && info.plural == "nodes") {
+      std::string path;
+      for (const auto& e : c->ri.extra) path += "/" + e;
+      if (!c->ri.extra.empty() && c->req.path.back() == '/') path += "/";
+      return node_proxy_->Serve(c->ri.name, c->req.method, path, c->req.query, c->resp);
     }
     if (sub == "binding") return DoBinding(c);
     if (sub == "scale") return DoScale(c);

@@ -22,6 +22,8 @@
 namespace minik::server {
 
 class Streaming;
+class NodeProxy;
+class MetricsApi;
 
 struct ApiServerOptions {
   std::string token;              // bearer token accepted as an authenticated user ("" = none)
@@ -48,6 +50,9 @@ class ApiServer {
   bool ready() const { return ready_; }
   // Serves the agents' tunnels and pods/log, exec, attach, portforward (not owned; may be null).
   void set_streaming(Streaming* streaming) { streaming_ = streaming; }
+  // Serves nodes/proxy and metrics.k8s.io (not owned; may be null).
+  void set_node_proxy(NodeProxy* proxy) { node_proxy_ = proxy; }
+  void set_metrics_api(MetricsApi* metrics) { metrics_api_ = metrics; }
 
   struct Call;
   using CallPtr = std::shared_ptr<Call>;
@@ -97,6 +102,8 @@ class ApiServer {
   http::HandlePtr namespace_timer_;
   std::shared_ptr<std::function<void(size_t)>> bootstrap_;
   Streaming* streaming_ = nullptr;
+  NodeProxy* node_proxy_ = nullptr;
+  MetricsApi* metrics_api_ = nullptr;
 };
 
 // Storage keys: "/<group-resource>/<namespace>/<name>" ("/<group-resource>/<name>" when cluster-scoped).
