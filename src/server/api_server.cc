@@ -196,8 +196,9 @@ void ApiServer::Dispatch(const CallPtr& c) {
     return;
   }
   if (metrics_api_ && c->ri.group == "metrics.k8s.io") {
-    auto body = metrics_api_->Handle(c->ri, c->Param("labelSelector"), c->Param("fieldSelector"));
-    if (body.ok()) SendJson(*c->resp, 200, std::move(*body));
+    NegotiateAccept(*c);
+    auto body = metrics_api_->Handle(c->ri, c->Param("labelSelector"), c->Param("fieldSelector"), c->table);
+    if (body.ok()) SendJson(*c->resp, 200, std::move(*body), c->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
     else SendStatus(*c->resp, body.error());
     return;
   }

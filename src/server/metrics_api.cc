@@ -337,20 +337,114 @@ bool MetricsApi::AppendPod(const JsonValue& pod, bool in_list, std::string* out)
   return true;
 }
 
-StatusOr<std::string> MetricsApi::Handle(const RequestInfo& ri, const std::string& ls, const std::string& fs) {
+namespace {
+
+std::string ListJson(const char* kind, const std::vector<std::string>& items) {
+  std::string out = std::string("{\"kind\":\"") + kind + "\",\"apiVersion\":\"" + kApiVersion + "\",\"metadata\":{},\"items\":[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += items[i];
+  }
+  return out + "]}";
+}
+
+// metrics-server's ConvertToTable: Name, the usage's resources in name order, Window; a pod's
+// usage is the sum of its containers'. Rows carry the object's metadata (PartialObjectMetadata).
+StatusOr<std::string> TableJson(const std::vector<std::string>& items, bool pods) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  w.StartObject();
+  Str(w, "kind", "Table");
+  Str(w, "apiVersion", "meta.k8s.io/v1");
+  w.Key("metadata");
+  w.StartObject();
+  w.EndObject();
+  w.Key("columnDefinitions");
+  if (items.empty()) {
+    w.Null();
+  } else {
+    w.StartArray();
+    auto col = [&w](const char* name, const char* format, const char* desc) {
+      w.StartObject();
+      Str(w, "name", name);
+      Str(w, "type", "string");
+      Str(w, "format", format);
+      Str(w, "description", desc);
+      w.Key("priority");
+      w.Int(0);
+      w.EndObject();
+    };
+    col("Name", "name", "Name of the resource");
+    col("cpu", "quantity", "");
+    col("memory", "quantity", "");
+    col("Window", "duration", "");
+    w.EndArray();
+  }
+  w.Key("rows");
+  w.StartArray();
+  for (const auto& item : items) {
+    auto doc = ParseJson(item);
+    if (!doc.ok()) return doc.error();
+    api::Quantity cpu, mem;
+    auto add = [&cpu, &mem](const JsonValue& usage) {
+      if (auto q = api::ParseQuantity(GetString(usage, "cpu").value_or("0")); q.ok()) cpu = cpu.Add(*q);
+      if (auto q = api::ParseQuantity(GetString(usage, "memory").value_or("0")); q.ok()) mem = mem.Add(*q);
+    };
+    if (pods) {
+      for (const auto& c : Member(*doc, "containers")->GetArray()) add(*Member(c, "usage"));
+    } else {
+      add(*Member(*doc, "usage"));
+    }
+    w.StartObject();
+    w.Key("cells");
+    w.StartArray();
+    std::string name = Meta(*doc, "name"), c = cpu.String(), m = mem.String();
+    std::string window(GetString(*doc, "window").value_or(""));
+    for (const std::string* v : {&name, &c, &m, &window}) w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
+    w.EndArray();
+    w.Key("object");
+    w.StartObject();
+    Str(w, "kind", "PartialObjectMetadata");
+    Str(w, "apiVersion", "meta.k8s.io/v1");
+    w.Key("metadata");
+    Member(*doc, "metadata")->Accept(w);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(b.GetString(), b.GetSize());
+}
+
+}  // namespace
+
+StatusOr<std::string> MetricsApi::Handle(const RequestInfo& ri, const std::string& ls, const std::string& fs,
+                                         bool table) {
   if (ri.verb != "get" && ri.verb != "list") return api::MethodNotSupportedError(kGroup, ri.resource, ri.verb);
   if (!ri.subresource.empty()) return Status::NotFound("the server could not find the requested resource");
   Activate();
-  if (ri.resource == "nodes") return NodeMetrics(ri, ls, fs);
-  return PodMetrics(ri, ls, fs);
+  bool pods = ri.resource == "pods";
+  auto items = pods ? PodMetrics(ri, ls, fs) : NodeMetrics(ri, ls, fs);
+  if (!items.ok()) return items.error();
+  if (table) return TableJson(*items, pods);
+  if (!ri.name.empty()) {
+    // A single object: with its type.
+    std::string& one = (*items)[0];
+    return std::string("{\"kind\":\"") + (pods ? "PodMetrics" : "NodeMetrics") + "\",\"apiVersion\":\"" +
+           kApiVersion + "\"," + one.substr(1);
+  }
+  return ListJson(pods ? "PodMetricsList" : "NodeMetricsList", *items);
 }
 
-StatusOr<std::string> MetricsApi::NodeMetrics(const RequestInfo& ri, const std::string& ls, const std::string& fs) {
+StatusOr<std::vector<std::string>> MetricsApi::NodeMetrics(const RequestInfo& ri, const std::string& ls,
+                                                           const std::string& fs) {
+  std::vector<std::string> out;
   if (!ri.name.empty()) {
     ObjectPtr node = objects_.Node(ri.name);
     if (!node) return api::NotFoundError("", "node", ri.name);
-    std::string out;
-    if (!AppendNode(*node->object, false, &out)) return api::NotFoundError(kGroup, "nodes", ri.name);
+    std::string one;
+    if (!AppendNode(*node->object, true, &one)) return api::NotFoundError(kGroup, "nodes", ri.name);
+    out.push_back(std::move(one));
     return out;
   }
   auto filter = MakeListFilter(CoreInfo("nodes"), ls, fs);
@@ -358,28 +452,23 @@ StatusOr<std::string> MetricsApi::NodeMetrics(const RequestInfo& ri, const std::
   std::vector<ObjectPtr> nodes = objects_.Nodes();
   std::sort(nodes.begin(), nodes.end(),
             [](const ObjectPtr& a, const ObjectPtr& b) { return Meta(*a->object, "name") < Meta(*b->object, "name"); });
-  std::string out = std::string("{\"kind\":\"NodeMetricsList\",\"apiVersion\":\"") + kApiVersion +
-                    "\",\"metadata\":{},\"items\":[";
-  bool first = true;
   for (const auto& n : nodes) {
     if (!(*filter)(*n->object)) continue;
     std::string item;
-    if (!AppendNode(*n->object, true, &item)) continue;
-    if (!first) out += ',';
-    first = false;
-    out += item;
+    if (AppendNode(*n->object, true, &item)) out.push_back(std::move(item));
   }
-  return out + "]}";
+  return out;
 }
 
-StatusOr<std::string> MetricsApi::PodMetrics(const RequestInfo& ri, const std::string& ls, const std::string& fs) {
+StatusOr<std::vector<std::string>> MetricsApi::PodMetrics(const RequestInfo& ri, const std::string& ls,
+                                                          const std::string& fs) {
+  std::vector<std::string> out;
   if (!ri.name.empty()) {
     ObjectPtr pod = objects_.Pod(ri.namespace_, ri.name);
     if (!pod) return api::NotFoundError("", "pods", ri.name);
-    std::string out;
-    if (!AppendPod(*pod->object, false, &out)) {
-      return api::NotFoundError(kGroup, "pods", ri.namespace_ + "/" + ri.name);
-    }
+    std::string one;
+    if (!AppendPod(*pod->object, true, &one)) return api::NotFoundError(kGroup, "pods", ri.namespace_ + "/" + ri.name);
+    out.push_back(std::move(one));
     return out;
   }
   auto filter = MakeListFilter(CoreInfo("pods"), ls, fs);
@@ -389,18 +478,12 @@ StatusOr<std::string> MetricsApi::PodMetrics(const RequestInfo& ri, const std::s
     std::string na = Meta(*a->object, "namespace"), nb = Meta(*b->object, "namespace");
     return na != nb ? na < nb : Meta(*a->object, "name") < Meta(*b->object, "name");
   });
-  std::string out = std::string("{\"kind\":\"PodMetricsList\",\"apiVersion\":\"") + kApiVersion +
-                    "\",\"metadata\":{},\"items\":[";
-  bool first = true;
   for (const auto& p : pods) {
     if (!(*filter)(*p->object)) continue;
     std::string item;
-    if (!AppendPod(*p->object, true, &item)) continue;
-    if (!first) out += ',';
-    first = false;
-    out += item;
+    if (AppendPod(*p->object, true, &item)) out.push_back(std::move(item));
   }
-  return out + "]}";
+  return out;
 }
 
 }  // namespace minik::server

@@ -78,9 +78,10 @@ class MetricsApi {
   MetricsApi& operator=(const MetricsApi&) = delete;
 
   // A request for group metrics.k8s.io: its JSON body (200) or the error to answer. Starts
-  // scraping when it is idle.
+  // scraping when it is idle. table: the client asked for a meta.k8s.io/v1 Table (kubectl get),
+  // given with metrics-server's columns (Name, cpu, memory, Window).
   StatusOr<std::string> Handle(const RequestInfo& ri, const std::string& label_selector,
-                               const std::string& field_selector);
+                               const std::string& field_selector, bool table = false);
 
   // Scrapes every node now (tests; the timers call it otherwise).
   void ScrapeAll();
@@ -106,8 +107,9 @@ class MetricsApi {
   void Activate();
   void Tick();
   void Store(const std::string& node, const std::string& text);
-  StatusOr<std::string> NodeMetrics(const RequestInfo& ri, const std::string& ls, const std::string& fs);
-  StatusOr<std::string> PodMetrics(const RequestInfo& ri, const std::string& ls, const std::string& fs);
+  // The matching objects' JSON (list items without kind and apiVersion).
+  StatusOr<std::vector<std::string>> NodeMetrics(const RequestInfo& ri, const std::string& ls, const std::string& fs);
+  StatusOr<std::vector<std::string>> PodMetrics(const RequestInfo& ri, const std::string& ls, const std::string& fs);
   // Appends the object (without kind/apiVersion when in a list); false when there are no metrics.
   bool AppendNode(const JsonValue& node, bool in_list, std::string* out) const;
   bool AppendPod(const JsonValue& pod, bool in_list, std::string* out) const;

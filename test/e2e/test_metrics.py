@@ -213,6 +213,15 @@ class MetricsTest(ServerTestCase):
         head, body = rows(self.top_pods("-n", NS, "burn").out)
         self.assertEqual([x[0] for x in body], ["burn"])
 
+    def test_get_metrics_objects_as_tables(self):
+        self.top_pods("-n", NS)
+        head, body = rows(self.k("get", "pods.metrics.k8s.io", "-n", NS).out)
+        self.assertEqual(head, ["NAME", "CPU", "MEMORY", "WINDOW"])
+        self.assertEqual(sorted(x[0] for x in body), ["burn", "idle"])
+        head, body = rows(self.k("get", "nodes.metrics.k8s.io").out)
+        self.assertEqual(head, ["NAME", "CPU", "MEMORY", "WINDOW"])
+        self.assertEqual([x[0] for x in body], ["e2e-node"])
+
     def test_top_pod_that_does_not_exist(self):
         self.top_pods("-n", NS)
         r = self.k("top", "pod", "nosuch", "-n", NS, check=False)

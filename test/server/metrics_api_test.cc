@@ -328,6 +328,40 @@ TEST_CASE("metrics API: a slow node is not scraped twice at once; idle, scraping
   CHECK(f.api->active());
 }
 
+TEST_CASE("metrics API: Tables for kubectl get, with metrics-server's columns") {
+  Fixture f;
+  auto empty = f.api->Handle(Ri("pods", "default"), "", "", /*table=*/true);
+  REQUIRE(empty.ok());
+  auto e = ParseJson(*empty);
+  REQUIRE(e.ok());
+  CHECK(Member(*e, "columnDefinitions")->IsNull());
+  CHECK(Member(*e, "rows")->Size() == 0);
+  f.Run(1000, 0.5);
+  auto t = f.api->Handle(Ri("pods", "default"), "", "", true);
+  REQUIRE(t.ok());
+  auto d = ParseJson(*t);
+  REQUIRE(d.ok());
+  CHECK(S(*d, {"kind"}) == "Table");
+  CHECK(S(*d, {"apiVersion"}) == "meta.k8s.io/v1");
+  const JsonValue& cols = *Member(*d, "columnDefinitions");
+  REQUIRE(cols.Size() == 4);
+  CHECK(S(cols[0], {"name"}) == "Name");
+  CHECK(S(cols[0], {"format"}) == "name");
+  CHECK(S(cols[1], {"name"}) == "cpu");
+  CHECK(S(cols[2], {"name"}) == "memory");
+  CHECK(S(cols[3], {"name"}) == "Window");
+  CHECK(S(cols[3], {"format"}) == "duration");
+  const JsonValue& rows = *Member(*d, "rows");
+  REQUIRE(rows.Size() == 2);
+  const JsonValue& idle = (*Member(rows[1], "cells"));
+  CHECK(std::string(idle[0].GetString()) == "idle");
+  CHECK(std::string(idle[1].GetString()) == "2m");   // two containers of 1m each, summed
+  CHECK(std::string(idle[2].GetString()) == "4Mi");  // 1Mi + 3Mi
+  CHECK(std::string(idle[3].GetString()) == "1s");
+  CHECK(S(rows[1], {"object", "kind"}) == "PartialObjectMetadata");
+  CHECK(S(rows[1], {"object", "metadata", "namespace"}) == "default");
+}
+
 TEST_CASE("metrics API: Go durations") {
   CHECK(GoDurationMs(0) == "0s");
   CHECK(GoDurationMs(500) == "500ms");
