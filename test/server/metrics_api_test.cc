@@ -277,7 +277,7 @@ TEST_CASE("metrics API: pods and containers as metrics-server shows them") {
   CHECK(watch.error().code() == Code::kMethodNotAllowed);
 }
 
-TEST_CASE("metrics API: a restarted container starts over; a failing node loses its metrics") {
+TEST_CASE("metrics API: a restarted container starts over, a failing node loses its metrics") {
   Fixture f;
   (void)f.api->Handle(Ri("pods"), "", "");
   f.Run(1000, 0.5);
@@ -305,7 +305,7 @@ TEST_CASE("metrics API: a restarted container starts over; a failing node loses 
   CHECK(f.source.scrapes == before + 1);
 }
 
-TEST_CASE("metrics API: a slow node is not scraped twice at once; idle, scraping stops") {
+TEST_CASE("metrics API: a slow node is not scraped twice at once, and scraping stops when idle") {
   Fixture f;
   f.source.hold = true;
   (void)f.api->Handle(Ri("nodes"), "", "");
