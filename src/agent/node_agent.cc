@@ -15,6 +15,7 @@
 #include "agent/images/image_store.h"
 #include "agent/kubelet/host.h"
 #include "agent/kubelet/kubelet.h"
+#include "agent/kubelet/node_http.h"
 #include "agent/kubelet/node_status.h"
 #include "agent/kubelet/static_pods.h"
 #include "agent/kubelet/streaming_backend.h"
@@ -135,6 +136,8 @@ struct NodeAgent::Impl {
   http::ClientOptions server;
   std::unique_ptr<http::Client> tunnel_http;
   std::unique_ptr<kubelet::KubeletStreaming> streaming;
+  kubelet::MachineStatsPtr machine;
+  std::unique_ptr<kubelet::KubeletHttp> kubelet_http;
   std::unique_ptr<streaming::TunnelClient> tunnel;
 
   Impl(http::Loop& l, client::ApiClient& a, client::Timers& t, const AgentConfig& c, http::ClientOptions s)
@@ -335,6 +338,19 @@ struct NodeAgent::Impl {
     streaming::TunnelClientOptions to;
     to.node_name = node_name;
     tunnel = std::make_unique<streaming::TunnelClient>(loop, *tunnel_http, *streaming, to);
+    // nodes/proxy and the metrics API's scrapes: /healthz, /stats/summary, /metrics/resource, /metrics.
+    machine = kubelet::NewProcMachineStats();
+    kubelet::KubeletStatsSource src;
+    src.pods = [this]() { return kubelet->StatsRefs(); };
+    src.running_pods = [this]() { return kubelet->running_pods(); };
+    src.container_states = [this]() { return kubelet->container_states(); };
+    src.metrics = [this]() { return kubelet->metrics(); };
+    kubelet::KubeletHttpOptions kho;
+    kho.node_name = node_name;
+    kho.offload = [this](std::function<void()> fn) { pool->Submit(std::move(fn)); };
+    kho.post = [this](std::function<void()> fn) { loop.Post(std::move(fn)); };
+    kubelet_http = std::make_unique<kubelet::KubeletHttp>(std::move(src), *cgroups, *machine, timers.clock(), kho);
+    tunnel->SetHttpHandler(kubelet_http.get());
     tunnel->Start();
 
     // ConfigMap and Secret changes reach the pods' volumes.

@@ -388,6 +388,17 @@ std::vector<ResourceInfo> BuiltinResources() {
     Def d("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", true);
     add(d);
   }
+
+  // ---- metrics.k8s.io/v1beta1: upstream's metrics-server behind its APIService (which comes
+  // after the built-in groups); minik serves it itself (server/metrics_api.h).
+  {
+    Def d("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", "node", false);
+    add(d.Verbs({"get", "list"}));
+  }
+  {
+    Def d("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "pod", true);
+    add(d.Verbs({"get", "list"}));
+  }
   return r;
 }
 

@@ -14,6 +14,8 @@
 #include "server/discovery.h"
 #include "server/list_filter.h"
 #include "server/service_account_tokens.h"
+#include "server/metrics_api.h"
+#include "server/node_proxy.h"
 #include "server/streaming.h"
 
 namespace minik::server {
@@ -201,6 +203,13 @@ void ApiServer::Dispatch(const CallPtr& c) {
     ServeNonResource(c);
     return;
   }
+  if (metrics_api_ && c->ri.group == "metrics.k8s.io") {
+    NegotiateAccept(*c);
+    auto body = metrics_api_->Handle(c->ri, c->Param("labelSelector"), c->Param("fieldSelector"), c->table);
+    if (body.ok()) SendJson(*c->resp, 200, std::move(*body), c->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
+    else SendStatus(*c->resp, body.error());
+    return;
+  }
   if (MaybeConvert(c)) return;
   NegotiateAccept(*c);
   for (auto it = c->query.equal_range("dryRun"); it.first != it.second; ++it.first) {
@@ -227,6 +236,12 @@ void ApiServer::Dispatch(const CallPtr& c) {
     if (!ok) {
       SendStatus(*c->resp, api::MethodNotSupportedError(info.group, info.plural + "/" + sub, verb));
       return;
+    }
+    if (node_proxy_ && sub == "proxy" && info.group.empty() && info.plural == "nodes") {
+      std::string path;
+      for (const auto& e : c->ri.extra) path += "/" + e;
+      if (!c->ri.extra.empty() && c->req.path.back() == '/') path += "/";
+      return node_proxy_->Serve(c->ri.name, c->req.method, path, c->req.query, c->resp);
     }
     if (sub == "binding") return DoBinding(c);
     if (sub == "scale") return DoScale(c);

@@ -23,6 +23,8 @@ namespace minik::server {
 
 class Streaming;
 class ServiceAccountTokens;
+class NodeProxy;
+class MetricsApi;
 
 struct ApiServerOptions {
   std::string token;              // bearer token accepted as an authenticated user ("" = none)
@@ -51,6 +53,9 @@ class ApiServer {
   bool ready() const { return ready_; }
   // Serves the agents' tunnels and pods/log, exec, attach, portforward (not owned; may be null).
   void set_streaming(Streaming* streaming) { streaming_ = streaming; }
+  // Serves nodes/proxy and metrics.k8s.io (not owned; may be null).
+  void set_node_proxy(NodeProxy* proxy) { node_proxy_ = proxy; }
+  void set_metrics_api(MetricsApi* metrics) { metrics_api_ = metrics; }
 
   struct Call;
   using CallPtr = std::shared_ptr<Call>;
@@ -109,6 +114,8 @@ class ApiServer {
   std::shared_ptr<std::function<void(size_t)>> bootstrap_;
   Streaming* streaming_ = nullptr;
   std::unique_ptr<ServiceAccountTokens> sa_tokens_;
+  NodeProxy* node_proxy_ = nullptr;
+  MetricsApi* metrics_api_ = nullptr;
 };
 
 // Storage keys: "/<group-resource>/<namespace>/<name>" ("/<group-resource>/<name>" when cluster-scoped).

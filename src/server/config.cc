@@ -142,6 +142,19 @@ const std::vector<Flag>& Flags() {
       {"private-registry", "FILE", "Private registry configuration file (default: /etc/minik/registries.yaml)",
        StringFlag(&ServerConfig::private_registry)},
       {"runtime", "NAME", "OCI runtime of the embedded agent, on PATH (default: runc)", StringFlag(&ServerConfig::runtime)},
+      {"metrics-resolution", "DURATION",
+       "How often the metrics API scrapes the nodes while it is in use, e.g. 15s or 1500ms (default: 15s)",
+       [](ServerConfig& c, const std::string& v) {
+         char* end = nullptr;
+         double n = std::strtod(v.c_str(), &end);
+         std::string unit = end ? std::string(end) : "";
+         double ms = unit == "ms" ? n : unit == "s" ? n * 1000 : unit == "m" ? n * 60000 : -1;
+         if (v.empty() || end == v.c_str() || ms < 100 || ms > 3600000) {
+           return BadValue("metrics-resolution", v, "must be a duration between 100ms and 1h, such as 15s");
+         }
+         c.metrics_resolution_ms = static_cast<uint64_t>(ms);
+         return Status::OK();
+       }},
       {"log-level", "LEVEL", "Log level: debug, info, warn or error (default: info)",
        [](ServerConfig& c, const std::string& v) {
          if (!ParseLogLevel(v, &c.log_level)) return BadValue("log-level", v, "must be debug, info, warn or error");

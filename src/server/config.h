@@ -31,6 +31,9 @@ struct ServerConfig {
   std::string cgroup_root = "/kubepods";
   std::string private_registry = "/etc/minik/registries.yaml";
   std::string runtime = "runc";
+  // How often the built-in metrics API (metrics.k8s.io) scrapes the nodes while it is in use
+  // (metrics-server's --metric-resolution).
+  uint64_t metrics_resolution_ms = 15000;
   LogLevel log_level = LogLevel::kInfo;
   std::string config_file = "/etc/minik/config.yaml";
 };

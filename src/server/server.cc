@@ -28,6 +28,8 @@
 #include "server/in_process_api_client.h"
 #include "server/in_process_transport.h"
 #include "server/scheduler/scheduler_loop.h"
+#include "server/metrics_api.h"
+#include "server/node_proxy.h"
 #include "server/streaming.h"
 #include "server/manifests/default_manifests.h"
 #include "server/manifests/deployer.h"
@@ -173,6 +175,16 @@ Status RunServer(const ServerConfig& cfg) {
   // Agents' tunnels and pods/log, exec, attach, portforward.
   Streaming streaming(loop, **objects);
   api.set_streaming(&streaming);
+  // nodes/proxy and metrics.k8s.io (kubectl top), through the agents' tunnels.
+  NodeProxy node_proxy(loop, streaming, **objects);
+  api.set_node_proxy(&node_proxy);
+  client::LoopTimers metrics_timers(loop, clock);
+  auto metrics_objects = NewStoreMetricsObjects(**objects);
+  auto scrape_source = NewTunnelScrapeSource(streaming, node_proxy);
+  MetricsApiOptions metrics_options;
+  metrics_options.resolution_ms = cfg.metrics_resolution_ms;
+  MetricsApi metrics_api(metrics_timers, *metrics_objects, *scrape_source, metrics_options);
+  api.set_metrics_api(&metrics_api);
 
   http::Server https(loop, [&api](http::Request& req, http::ResponseWriterPtr resp) { api.Handle(req, std::move(resp)); });
   MINIK_RETURN_IF_ERROR(https.ConfigureTls({pki->serving_cert, pki->serving_key, pki->client_ca_cert}));

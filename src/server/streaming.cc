@@ -963,6 +963,20 @@ StatusOr<http::tunnel::Mux*> Streaming::TunnelFor(const std::string& node) {
   return it->second.mux.get();
 }
 
+std::vector<std::string> Streaming::ConnectedNodes() const {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : tunnels_) {
+    if (t.mux && !t.mux->closed()) out.push_back(name);
+  }
+  return out;
+}
+
+StatusOr<StreamPtr> Streaming::OpenStream(const std::string& node, std::string header) {
+  auto mux = TunnelFor(node);
+  if (!mux.ok()) return mux.error();
+  return (*mux)->Open(std::move(header));
+}
+
 void Streaming::ServePod(const std::string& sub, const std::string& ns, const std::string& name, http::Request& req,
                          const std::multimap<std::string, std::string>& query, http::ResponseWriterPtr resp) {
   ObjectPtr obj = pods_ ? store_.Get(StorageKey(*pods_, ns, name)) : nullptr;

@@ -49,6 +49,11 @@ class Streaming {
 
   // Whether a node's agent is connected now.
   bool Connected(const std::string& node) const;
+  // The nodes whose agent is connected now.
+  std::vector<std::string> ConnectedNodes() const;
+  // Opens a stream with this header on the node's tunnel (node_proxy.h: plain requests);
+  // Unavailable when the node's agent is not connected.
+  StatusOr<http::tunnel::StreamPtr> OpenStream(const std::string& node, std::string header);
   // Called with the node name whenever a tunnel connects (tests wait on it).
   void OnConnect(std::function<void(const std::string&)> fn) { on_connect_ = std::move(fn); }
   // Closes every tunnel and session.

@@ -498,6 +498,47 @@ size_t Kubelet::running_containers() const {
   return n;
 }
 
+std::vector<PodStatsRef> Kubelet::StatsRefs() const {
+  std::vector<PodStatsRef> out;
+  for (const auto& [uid, p] : pods_by_uid_) {
+    if (!p.sandbox_ready || p.torn_down || p.key.empty()) continue;
+    PodStatsRef r;
+    client::SplitKey(p.key, &r.namespace_, &r.name);
+    r.uid = uid;
+    r.start_time = p.start_time;
+    for (const auto& [name, c] : p.containers) {
+      if (!c.current || c.current->status.state != State::kRunning) continue;
+      r.containers.push_back({name, c.current->id, c.current->status.started_ns});
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+size_t Kubelet::running_pods() const {
+  size_t n = 0;
+  for (const auto& [uid, p] : pods_by_uid_) n += p.sandbox_ready && !p.torn_down ? 1 : 0;
+  return n;
+}
+
+ContainerStateCounts Kubelet::container_states() const {
+  ContainerStateCounts n;
+  for (const auto& [uid, p] : pods_by_uid_) {
+    for (const auto& [name, c] : p.containers) {
+      for (const auto* inst : {c.current ? &*c.current : nullptr, c.previous ? &*c.previous : nullptr}) {
+        if (inst == nullptr) continue;
+        switch (inst->status.state) {
+          case State::kCreated: ++n.created; break;
+          case State::kRunning: ++n.running; break;
+          case State::kExited: ++n.exited; break;
+          default: ++n.unknown; break;
+        }
+      }
+    }
+  }
+  return n;
+}
+
 std::optional<JsonDoc> Kubelet::LastStatus(const std::string& uid) const {
   auto it = pods_by_uid_.find(uid);
   if (it == pods_by_uid_.end() || it->second.last_status.empty()) return std::nullopt;
@@ -565,6 +606,7 @@ void Kubelet::Sync(const std::string& uid) {
 }
 
 void Kubelet::SyncRunning(Pod& p) {
+  if (p.first_seen_ms < 0) p.first_seen_ms = NowMs();
   if (!p.sandbox_ready) {
     if (p.sandbox_pending) return;
     p.sandbox_pending = true;
@@ -576,6 +618,7 @@ void Kubelet::SyncRunning(Pod& p) {
       Pod& p2 = it->second;
       p2.sandbox_pending = false;
       if (!r.ok()) {
+        ++metrics_.started_pods_errors;
         Event(p2, "", client::kEventTypeWarning, r.failure.reason.empty() ? "FailedCreatePodSandBox" : r.failure.reason,
               r.failure.message);
         EnqueueAfter(uid, options_.backoff_initial_ms);
@@ -583,6 +626,7 @@ void Kubelet::SyncRunning(Pod& p) {
       }
       p2.sandbox_ready = true;
       p2.sandbox = *r.value;
+      ++metrics_.started_pods;
       Enqueue(uid);
     });
     return;
@@ -754,6 +798,7 @@ void Kubelet::StartContainer(Pod& p, Container& c, const JsonValue& spec) {
       if (got) inst.status = *got;
       if (inst.status.state == State::kUnknown || inst.status.state == State::kCreated) inst.status.state = State::kRunning;
       c3.current = inst;
+      ++(c3.init ? metrics_.started_init_containers : metrics_.started_containers);
       c3.waiting_reason.clear();
       c3.waiting_message.clear();
       c3.retry_at_ms = 0;
@@ -1375,6 +1420,11 @@ void Kubelet::PostStatus(Pod& p) {
   if (!p.in_api || !p.obj || p.status_in_flight) return;
   if (!p.sandbox_ready && !p.sandbox_pending && p.containers.empty() && !p.torn_down) return;
   JsonDoc st = BuildStatus(p);
+  if (!p.start_observed && p.first_seen_ms >= 0 && Str(Member(st, "phase")) == "Running") {
+    p.start_observed = true;
+    // As upstream: only a pod seen going from Pending to Running (not one adopted running).
+    if (ApiPhase(*p.obj) != "Running") metrics_.pod_start_duration.Observe(double(NowMs() - p.first_seen_ms) / 1000.0);
+  }
   // Compare without the transition times that BuildStatus fills with "now" for new conditions.
   std::string text = ToJson(st);
   if (text == p.last_status) return;

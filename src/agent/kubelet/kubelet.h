@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/kubelet/kubelet_metrics.h"
 #include "agent/kubelet/pod_host.h"
 #include "agent/kubelet/probes.h"
 #include "agent/runtime/runtime.h"
@@ -96,6 +97,12 @@ class Kubelet final : public ContainerLocator {
   // Pods known (UIDs), for tests and metrics.
   std::vector<std::string> PodUids() const;
   size_t running_containers() const;
+  // For the stats and metrics endpoints: the pods whose sandbox is up, with their running
+  // containers; the pods with a running sandbox; containers by state; the counters.
+  std::vector<PodStatsRef> StatsRefs() const;
+  size_t running_pods() const;
+  ContainerStateCounts container_states() const;
+  const KubeletMetrics& metrics() const { return metrics_; }
   StatusOr<ContainerRef> Locate(const std::string& ns, const std::string& pod, const std::string& uid,
                                 const std::string& container, bool previous) const override;
   void AddExitListener(std::function<void(const std::string& id)> fn) override { exit_listeners_.push_back(std::move(fn)); }
@@ -149,6 +156,8 @@ class Kubelet final : public ContainerLocator {
     std::string last_status;  // serialized status last posted
     bool status_in_flight = false;
     int64_t kill_deadline_ms = 0;  // monotonic: SIGKILL after this
+    int64_t first_seen_ms = -1;    // monotonic: first sync (kubelet_pod_start_duration_seconds)
+    bool start_observed = false;
     http::HandlePtr timer;
   };
 
@@ -199,6 +208,7 @@ class Kubelet final : public ContainerLocator {
   std::set<std::string> sigkilled_;
   std::vector<std::function<void(const std::string&)>> exit_listeners_;
   std::string node_uid_;
+  KubeletMetrics metrics_;
   bool running_ = false;
   uint64_t id_counter_ = 0;
   std::shared_ptr<bool> alive_;

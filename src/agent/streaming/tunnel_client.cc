@@ -222,9 +222,40 @@ void Refuse(StreamPtr s, const Status& st) {
   s->End();
 }
 
+// op "http": one request, one response (node_http.h).
+void ServeHttp(NodeHttpHandler* handler, StreamPtr stream, const JsonValue& h) {
+  NodeHttpRequest req;
+  req.method = std::string(GetString(h, "method").value_or("GET"));
+  req.path = std::string(GetString(h, "path").value_or("/"));
+  req.query = std::string(GetString(h, "query").value_or(""));
+  auto held = std::make_shared<StreamPtr>(std::move(stream));
+  auto respond = [held](NodeHttpResponse r) {
+    StreamPtr s = std::move(*held);
+    if (!s || s->dead()) return;
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("status");
+    w.Int(r.status);
+    w.Key("contentType");
+    w.String(r.content_type.c_str(), static_cast<rapidjson::SizeType>(r.content_type.size()));
+    w.EndObject();
+    s->Write(tp::kReply, std::string_view(buf.GetString(), buf.GetSize()));
+    if (!r.body.empty()) s->Write(tp::kStdout, r.body);
+    s->End();
+  };
+  // The server went away: nothing to answer.
+  (*held)->SetCallbacks({nullptr, nullptr, nullptr});
+  if (handler == nullptr) {
+    respond(NodeHttpResponse{404, "text/plain; charset=utf-8", "404 page not found\n"});
+    return;
+  }
+  handler->Serve(req, std::move(respond));
+}
+
 }  // namespace
 
-void TunnelClient::Serve(StreamingBackend& backend, StreamPtr stream) {
+void TunnelClient::Serve(StreamingBackend& backend, NodeHttpHandler* http, StreamPtr stream) {
   auto doc = ParseJson(stream->header());
   if (!doc.ok() || !doc->IsObject()) {
     Refuse(std::move(stream), Status::BadRequest("invalid streaming request"));
@@ -259,6 +290,10 @@ void TunnelClient::Serve(StreamingBackend& backend, StreamPtr stream) {
     r.tty = GetBool(h, "tty").value_or(false);
     r.stderr_ = GetBool(h, "stderr").value_or(false) && !r.tty;
     backend.Exec(r, std::make_shared<TunnelExecSession>(std::move(stream)));
+    return;
+  }
+  if (op == "http") {
+    ServeHttp(http, std::move(stream), h);
     return;
   }
   if (op == "portforward") {
@@ -328,7 +363,7 @@ void TunnelClient::Connected(http::ByteStreamPtr stream) {
                                              /*initiator=*/true);
   backoff_ms_ = options_.min_backoff_ms;
   std::weak_ptr<bool> alive = alive_;
-  mux_->Start({[this](StreamPtr s) { Serve(backend_, std::move(s)); },
+  mux_->Start({[this](StreamPtr s) { Serve(backend_, http_handler_, std::move(s)); },
                [this, alive](const Status& why) {
                  auto a = alive.lock();
                  if (!a || !*a) return;

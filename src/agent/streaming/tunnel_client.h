@@ -12,6 +12,7 @@
 #include <string>
 
 #include "agent/streaming/backend.h"
+#include "agent/streaming/node_http.h"
 #include "http/client.h"
 #include "http/loop.h"
 #include "http/upgrade_tunnel.h"
@@ -41,9 +42,15 @@ class TunnelClient {
   bool connected() const { return mux_ != nullptr && !mux_->closed(); }
   // fn(true) when the tunnel is up, fn(false) when it went down.
   void OnStateChange(std::function<void(bool)> fn) { on_state_ = std::move(fn); }
+  // The handler of plain requests (op "http": nodes/proxy, metrics scrapes); without one they
+  // are answered 404. Not owned; set before Start.
+  void SetHttpHandler(NodeHttpHandler* handler) { http_handler_ = handler; }
   // Serves one tunnel stream (what the tunnel does with each stream the server opens; public for
   // tests that drive a Mux directly).
-  static void Serve(StreamingBackend& backend, http::tunnel::StreamPtr stream);
+  static void Serve(StreamingBackend& backend, http::tunnel::StreamPtr stream) {
+    Serve(backend, nullptr, std::move(stream));
+  }
+  static void Serve(StreamingBackend& backend, NodeHttpHandler* http, http::tunnel::StreamPtr stream);
 
  private:
   void Connect();
@@ -54,6 +61,7 @@ class TunnelClient {
   http::Loop& loop_;
   http::Client& client_;
   StreamingBackend& backend_;
+  NodeHttpHandler* http_handler_ = nullptr;
   TunnelClientOptions options_;
   bool running_ = false;
   bool connecting_ = false;

@@ -142,10 +142,13 @@ TEST_CASE("groups come in upstream's discovery order, autoscaling serving v2 the
                                          "scheduling.k8s.io",
                                          "coordination.k8s.io",
                                          "node.k8s.io",
-                                         "discovery.k8s.io"};
+                                         "discovery.k8s.io",
+                                         "metrics.k8s.io"};
   CHECK(groups == want);
   for (const auto& g : Registry::Builtin().groups()) {
-    if (g.group == "autoscaling") {
+    if (g.group == "metrics.k8s.io") {
+      CHECK(g.versions == std::vector<std::string>{"v1beta1"});
+    } else if (g.group == "autoscaling") {
       CHECK(g.versions == std::vector<std::string>{"v2", "v1"});
     } else {
       CHECK(g.versions.size() == 1);
@@ -155,6 +158,14 @@ TEST_CASE("groups come in upstream's discovery order, autoscaling serving v2 the
 
 TEST_CASE("verbs are upstream's per resource") {
   const auto all = Verbs({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"});
+  // metrics-server's resources: get and list only; kinds NodeMetrics and PodMetrics.
+  CHECK(Get("metrics.k8s.io", "nodes").verbs == Verbs({"get", "list"}));
+  CHECK(Get("metrics.k8s.io", "pods").verbs == Verbs({"get", "list"}));
+  CHECK(Get("metrics.k8s.io", "nodes").kind == "NodeMetrics");
+  CHECK_FALSE(Get("metrics.k8s.io", "nodes").namespaced);
+  CHECK(Get("metrics.k8s.io", "pods").kind == "PodMetrics");
+  CHECK(Registry::Builtin().Resolve("", "pods")->group.empty());
+  CHECK(Registry::Builtin().Resolve("", "nodes")->group.empty());
   CHECK(Get("", "pods").verbs == all);
   CHECK(Get("", "services").verbs == all);
   CHECK(Get("", "events").verbs == all);

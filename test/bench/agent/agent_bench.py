@@ -14,6 +14,11 @@ mounts, namespace, files), as the e2e tests do.
             after --churn cycles of 30 more; every shim's RSS and PSS (/proc/PID/smaps_rollup).
   max-pods  embedded agent: 110 pods created at once; time until all are Running, while watching
             the node's Ready condition and its Lease renewals, and for --hold seconds afterwards.
+  metrics   `minik server --disable-agent` plus a separate `minik agent` with --metrics-pods pods:
+            the CPU one /metrics/resource (and /stats/summary) scrape costs the agent and the
+            server (--scrapes requests through nodes/proxy on one connection), then the server's
+            and the agent's CPU over --idle-seconds with the metrics scraper off, and on (15 s
+            resolution, kept on by a `kubectl top` request).
 
 Usage (as root): agent_bench.py [--minik BIN] [--trace-runc] [SCENARIO ...]   (default: all four)
 Prints `key: value` lines; --json FILE also writes the full results.
@@ -31,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e"))
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-SCENARIOS = ["runc", "startup", "rss", "max-pods"]
+SCENARIOS = ["runc", "startup", "rss", "max-pods", "metrics"]
 ap.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=f"of {SCENARIOS} (default: all)")
 ap.add_argument("--minik", default=os.path.join(HERE, "..", "..", "..", "build", "minik"))
 ap.add_argument("--count", type=int, default=30, help="pods of the startup runs (default 30)")
@@ -41,6 +46,9 @@ ap.add_argument("--hold", type=float, default=60, help="seconds max-pods keeps w
 ap.add_argument("--settle", type=float, default=5, help="seconds to wait before reading memory (default 5)")
 ap.add_argument("--churn", type=int, default=3,
                 help="rss: cycles of creating and deleting the largest pod count afterwards (default 3)")
+ap.add_argument("--metrics-pods", type=int, default=30, help="pods of the metrics scenario (default 30)")
+ap.add_argument("--scrapes", type=int, default=200, help="scrapes the metrics scenario times (default 200)")
+ap.add_argument("--idle-seconds", type=float, default=60, help="metrics: seconds of each idle measure (default 60)")
 ap.add_argument("--trace-runc", action="store_true",
                 help="run the OCI runtime through a wrapper that logs each runc call's duration")
 ap.add_argument("--json", default="", help="write the full results to this file")
@@ -397,6 +405,45 @@ def scenario_rss():
         report_runc("rss")
 
 
+def scenario_metrics():
+    with new_server(["--disable-agent"]) as s:
+        agent = AgentProcess(s, name="bench-node").start()
+        wait_node_ready(s, "bench-node")
+        res = load(s, "metrics", "burst", ARGS.metrics_pods)
+        if res["not_running"]:
+            raise RuntimeError(f"pods not Running: {res['not_running']}")
+        server_pid = s.proc.pid
+        for path in ("metrics/resource", "stats/summary"):
+            url = s.url(f"/api/v1/nodes/bench-node/proxy/{path}")
+            s.curl("-o", "/dev/null", url)  # warm: the connection's first request, the first sample
+            a0, s0, t0 = cpu_seconds(agent.proc.pid), cpu_seconds(server_pid), time.monotonic()
+            # One curl, one TLS connection, --scrapes requests.
+            r = s.curl("-o", "/dev/null", *([url] * ARGS.scrapes), timeout=600)
+            if r.code != 0:
+                raise RuntimeError(f"curl failed: {r.err}")
+            elapsed = time.monotonic() - t0
+            a1, s1 = cpu_seconds(agent.proc.pid), cpu_seconds(server_pid)
+            size = len(s.curl(url).out)
+            out(f"metrics_{path.replace('/', '_')}_cpu_per_scrape_ms",
+                f"agent {round(1000 * (a1 - a0) / ARGS.scrapes, 3)}, server {round(1000 * (s1 - s0) / ARGS.scrapes, 3)} "
+                f"({ARGS.metrics_pods} pods, {size} bytes, {ARGS.scrapes} scrapes in "
+                f"{round(elapsed, 1)} s)")
+
+        def idle(label):
+            a0, s0 = cpu_seconds(agent.proc.pid), cpu_seconds(server_pid)
+            time.sleep(ARGS.idle_seconds)
+            a1, s1 = cpu_seconds(agent.proc.pid), cpu_seconds(server_pid)
+            out(f"metrics_idle_{label}_cpu_percent_of_a_core",
+                f"server {round(100 * (s1 - s0) / ARGS.idle_seconds, 3)}, agent "
+                f"{round(100 * (a1 - a0) / ARGS.idle_seconds, 3)} (over {ARGS.idle_seconds} s)")
+
+        # Nothing has asked the metrics API yet: the scraper is off.
+        idle("scraper_off")
+        s.kubectl("top", "pods", "-n", "metrics", check=False)  # starts the scraper (15 s resolution)
+        idle("scraper_on")
+        delete_namespace(s, "metrics")
+
+
 def scenario_max_pods():
     with new_server(runtime_args()) as s:
         wait_node_ready(s, NODE)
@@ -554,7 +601,7 @@ def main():
             t0 = time.monotonic()
             print(f"== {sc} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
             {"startup": scenario_startup, "rss": scenario_rss, "max-pods": scenario_max_pods,
-             "runc": scenario_runc}[sc]()
+             "runc": scenario_runc, "metrics": scenario_metrics}[sc]()
             print(f"== {sc} done in {round(time.monotonic() - t0)} s (load average "
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
     finally:
