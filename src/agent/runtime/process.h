@@ -17,7 +17,8 @@
 namespace minik::agent::runtime::internal {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;  // argv[0] is the path executed
+  std::vector<std::string> argv;  // argv[0] is the path executed unless `path` is set
+  std::string path;               // the file executed, when not argv[0]
   int stdin_fd = -1;              // -1: /dev/null
   int stdout_fd = -1;
   int stderr_fd = -1;

@@ -25,6 +25,7 @@
 #include "agent/runtime/cri_log.h"
 #include "agent/runtime/process.h"
 #include "agent/runtime/shim.h"
+#include "agent/runtime/shim_image.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -149,6 +150,7 @@ ContainerStatus MakeStatus(const ShimSpec& spec, const StatusOr<ShimStatus>& st)
     cs.exit_code = st->exit_code;
     cs.signal = st->signal;
     cs.reason = st->reason;
+    cs.message = st->message;
     cs.finished_ns = st->finished_ns;
   } else if (st->started_ns > 0) {
     cs.state = ProcessAlive(st->shim_pid) ? ContainerStatus::State::kRunning : ContainerStatus::State::kUnknown;
@@ -375,10 +377,18 @@ class RuncRuntime final : public Runtime {
  public:
   RuncRuntime(http::Loop& loop, WorkPool& pool, RuncOptions opts) : loop_(loop), pool_(pool), opts_(std::move(opts)) {
     runtime_path_ = internal::FindExecutable(opts_.runtime);
-    if (!opts_.shim_command.empty() && opts_.shim_command[0] == "/proc/self/exe") {
-      char buf[PATH_MAX];
-      ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-      if (n > 0) opts_.shim_command[0] = std::string(buf, static_cast<size_t>(n));
+    if (opts_.shim_command.empty()) {
+      // The embedded shim, from a memfd this runtime keeps open: `ps` shows `minik shim DIR`.
+      opts_.shim_command = {"minik", "shim"};
+      if (auto fd = OpenEmbeddedShim(); fd.ok()) {
+        shim_exe_ = std::make_shared<ShimExe>(*fd);
+      } else {
+        // `minik shim` re-executes into the embedded shim or, failing that, runs it in-process.
+        MINIK_LOG(Warning) << "embedded shim: " << fd.status().message() << "; running shims as `minik shim`";
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+        if (n > 0) opts_.shim_command[0] = std::string(buf, static_cast<size_t>(n));
+      }
     }
     if (runtime_path_.empty()) MINIK_LOG(Warning) << "OCI runtime " << opts_.runtime << " not found";
     if (auto st = MkdirAll(opts_.state_root, 0700); !st.ok()) MINIK_LOG(Error) << st.message();
@@ -416,6 +426,8 @@ class RuncRuntime final : public Runtime {
     spec.tty = req.tty;
     spec.created_ns = WallNowNs();
     spec.labels = std::move(req.labels);
+    spec.termination_message_path = req.termination_message_path;
+    spec.termination_message_fallback_to_logs = req.termination_message_fallback_to_logs;
     std::vector<std::string> argv = opts_.shim_command;
     argv.push_back(dir);
     argv.push_back("--ready-fd=3");
@@ -424,9 +436,9 @@ class RuncRuntime final : public Runtime {
     // The pool task never touches *this (it may be gone); the reply checks
     // `alive` first.
     pool_.Submit([self = this, loop = &loop_, alive = std::weak_ptr<int>(alive_), spec = std::move(spec),
-                  argv = std::move(argv), dir, timeout, id, done = std::move(done)]() mutable {
+                  argv = std::move(argv), exe = shim_exe_, dir, timeout, id, done = std::move(done)]() mutable {
       Status st = WriteShimSpec(dir, spec);
-      if (st.ok()) st = SpawnShim(argv, timeout);
+      if (st.ok()) st = SpawnShim(argv, exe ? exe->path : "", timeout);
       loop->Post([self, alive, id, st = std::move(st), done = std::move(done)] {
         if (!alive.lock()) return;
         if (st.ok()) self->Track(id);
@@ -523,7 +535,7 @@ class RuncRuntime final : public Runtime {
       loop_.Post([done = std::move(done), err] { done(err); });
       return;
     }
-    std::string exec_id = RandomHex(32);
+    std::string exec_id = RandomHex(64);  // as containerd's
     std::string pid_file = dir + "/exec-" + exec_id + ".pid";
     std::string log_file = dir + "/exec-" + exec_id + ".log";
     std::vector<std::string> argv = {
@@ -547,7 +559,7 @@ class RuncRuntime final : public Runtime {
       loop_.Post([done = std::move(done), err] { done(err); });
       return;
     }
-    std::string exec_id = RandomHex(32);
+    std::string exec_id = RandomHex(64);  // as containerd's
     std::string pid_file = dir + "/exec-" + exec_id + ".pid";
     std::string log_file = dir + "/exec-" + exec_id + ".log";
     std::vector<std::string> argv = {runtime_path_, "--root", opts_.runtime_root, "--log", log_file, "--log-format",
@@ -566,8 +578,8 @@ class RuncRuntime final : public Runtime {
     });
   }
 
-  void Attach(const std::string& id, std::function<void(StatusOr<ExecProcessPtr>)> done) override {
-    StatusOr<ExecProcessPtr> result = AttachNow(id);
+  void Attach(const std::string& id, bool stdin, std::function<void(StatusOr<ExecProcessPtr>)> done) override {
+    StatusOr<ExecProcessPtr> result = AttachNow(id, stdin);
     auto holder = std::make_shared<StatusOr<ExecProcessPtr>>(std::move(result));
     loop_.Post([alive = std::weak_ptr<int>(alive_), holder, done = std::move(done)] {
       if (alive.lock()) done(std::move(*holder));
@@ -583,6 +595,14 @@ class RuncRuntime final : public Runtime {
       watch.reset();
       if (sock >= 0) close(sock);
     }
+  };
+
+  // The embedded shim's memfd, shared with the pool tasks that execute it.
+  struct ShimExe {
+    explicit ShimExe(int f) : fd(f), path("/proc/self/fd/" + std::to_string(f)) {}
+    ~ShimExe() { close(fd); }
+    int fd;
+    std::string path;
   };
 
   std::string StateDir(const std::string& id) const { return opts_.state_root + "/" + id; }
@@ -619,11 +639,12 @@ class RuncRuntime final : public Runtime {
   }
 
   // Runs the shim and waits for its report (pool thread).
-  static Status SpawnShim(const std::vector<std::string>& argv, int64_t timeout_ms) {
+  static Status SpawnShim(const std::vector<std::string>& argv, const std::string& path, int64_t timeout_ms) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
     internal::SpawnOptions so;
     so.argv = argv;
+    so.path = path;
     so.extra_fds = {{p[1], 3}};
     so.new_session = true;
     auto pid = internal::Spawn(so);
@@ -745,6 +766,21 @@ class RuncRuntime final : public Runtime {
         close(master);
         return Status::Internal(std::string("failed to open the terminal: ") + std::strerror(errno));
       }
+      // Raw from the start: runc makes its terminal raw only once the process runs, and until
+      // then this terminal would echo what the client types (kubectl -it would see it twice).
+      struct termios tio;
+      if (tcgetattr(slave, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(slave, TCSANOW, &tio);
+      }
+      // The client's size, if it sent one already: runc copies it to the container's terminal
+      // when it starts the process (no SIGWINCH race).
+      if (req.cols > 0 && req.rows > 0) {
+        struct winsize ws = {};
+        ws.ws_col = req.cols;
+        ws.ws_row = req.rows;
+        ioctl(master, TIOCSWINSZ, &ws);
+      }
       // runc exec --tty copies its own terminal (this pty) to the container's
       // pty and proxies it.
       child[0] = child[1] = child[2] = slave;
@@ -788,7 +824,7 @@ class RuncRuntime final : public Runtime {
                                               err, req.timeout_ms));
   }
 
-  StatusOr<ExecProcessPtr> AttachNow(const std::string& id) {
+  StatusOr<ExecProcessPtr> AttachNow(const std::string& id, bool want_stdin) {
     std::string dir = StateDir(id);
     auto spec = ReadShimSpec(dir);
     if (!spec.ok()) return Status::NotFound("container \"" + id + "\" not found");
@@ -798,7 +834,7 @@ class RuncRuntime final : public Runtime {
     int o[2] = {-1, -1}, e[2] = {-1, -1}, i[2] = {-1, -1};
     bool ok = pipe2(o, O_CLOEXEC) == 0;
     if (ok && !spec->tty) ok = pipe2(e, O_CLOEXEC) == 0;
-    if (ok && spec->stdin) ok = pipe2(i, O_CLOEXEC) == 0;
+    if (ok && spec->stdin && want_stdin) ok = pipe2(i, O_CLOEXEC) == 0;
     int fds[3];
     int n = 0;
     unsigned char flags = 0;
@@ -929,6 +965,7 @@ class RuncRuntime final : public Runtime {
   WorkPool& pool_;
   RuncOptions opts_;
   std::string runtime_path_;
+  std::shared_ptr<const ShimExe> shim_exe_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::function<void(const ContainerStatus&)> on_exit_;
   std::vector<ContainerStatus> pending_exits_;
