@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 // MINIK_SHIM_IMAGE is the path of the static shim executable, set by the build. ccache does not
@@ -50,6 +51,12 @@ StatusOr<int> OpenEmbeddedShim() {
     }
     off += static_cast<size_t>(w);
   }
+  // Copying touched the image's pages of this binary: give them back (clean file pages, they
+  // fault in again if ever read), or the agent would keep the shim's size resident for nothing.
+  uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t from = (reinterpret_cast<uintptr_t>(image.data()) + page - 1) & ~(page - 1);
+  uintptr_t to = (reinterpret_cast<uintptr_t>(image.data()) + image.size()) & ~(page - 1);
+  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
   if (fchmod(fd, 0555) != 0 ||
       fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
     int saved = errno;

@@ -1286,6 +1286,14 @@ TEST_CASE("with runc: logs -f, exec with pipes and a terminal, a missing command
       fx.loop, [&] { return started.has_value(); }, 30000));
   REQUIRE(started->ok());
   fx.locator.current["app"] = ContainerRef{id, sr.log_path, true};
+  {
+    // The shim command (as `minik shim`) re-executed into the small embedded shim.
+    auto shim = runtime::internal::ReadFile(dir + "/state/" + id + "/shim.pid");
+    REQUIRE(shim.ok());
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/" + std::to_string(std::atoi(shim->c_str())) + "/exe", ec);
+    CHECK(exe.string().find("memfd:minik-shim") != std::string::npos);
+  }
 
   auto logs = std::make_shared<FakeSink>();
   st::LogRequest lr;
