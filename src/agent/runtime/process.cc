@@ -190,7 +190,6 @@ Status WriteFileAtomic(const std::string& path, const std::string& data) {
     }
     off += static_cast<size_t>(w);
   }
-  fsync(fd);
   close(fd);
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     unlink(tmp.c_str());

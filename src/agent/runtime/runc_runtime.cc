@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <deque>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -396,7 +397,10 @@ class RuncRuntime final : public Runtime {
     Adopt();
   }
 
-  ~RuncRuntime() override { tracked_.clear(); }
+  ~RuncRuntime() override {
+    awaiting_.clear();
+    tracked_.clear();
+  }
 
   void Start(StartRequest req, std::function<void(Status)> done) override {
     if (req.id.empty() || req.id.find('/') != std::string::npos || req.id[0] == '.') {
@@ -431,20 +435,29 @@ class RuncRuntime final : public Runtime {
     std::vector<std::string> argv = opts_.shim_command;
     argv.push_back(dir);
     argv.push_back("--ready-fd=3");
-    int64_t timeout = opts_.start_timeout_ms;
     std::string id = req.id;
-    // The pool task never touches *this (it may be gone); the reply checks
-    // `alive` first.
-    pool_.Submit([self = this, loop = &loop_, alive = std::weak_ptr<int>(alive_), spec = std::move(spec),
-                  argv = std::move(argv), exe = shim_exe_, dir, timeout, id, done = std::move(done)]() mutable {
-      Status st = WriteShimSpec(dir, spec);
-      if (st.ok()) st = SpawnShim(argv, exe ? exe->path : "", timeout);
-      loop->Post([self, alive, id, st = std::move(st), done = std::move(done)] {
-        if (!alive.lock()) return;
-        if (st.ok()) self->Track(id);
-        done(st);
+    // At most max_parallel_starts OCI runtime starts at a time; the others wait here (not on a
+    // pool thread: the pool keeps preparing the next containers meanwhile).
+    queued_starts_.push_back([this, spec = std::move(spec), argv = std::move(argv), dir, id,
+                              done = std::move(done)]() mutable {
+      ++starts_in_flight_;
+      // The pool task never touches *this (it may be gone); the reply checks `alive` first.
+      pool_.Submit([self = this, loop = &loop_, alive = std::weak_ptr<int>(alive_), spec = std::move(spec),
+                    argv = std::move(argv), exe = shim_exe_, dir, id, done = std::move(done)]() mutable {
+        int ready_fd = -1;
+        Status st = WriteShimSpec(dir, spec);
+        if (st.ok()) st = SpawnShim(argv, exe ? exe->path : "", &ready_fd);
+        loop->Post([self, alive, id, ready_fd, st = std::move(st), done = std::move(done)]() mutable {
+          if (!alive.lock()) {
+            if (ready_fd >= 0) close(ready_fd);
+            return;
+          }
+          if (!st.ok()) return self->StartDone(id, st, std::move(done));
+          self->AwaitShim(id, ready_fd, std::move(done));
+        });
       });
     });
+    RunQueuedStarts();
   }
 
   void Kill(const std::string& id, int signal, std::function<void(Status)> done) override {
@@ -587,6 +600,19 @@ class RuncRuntime final : public Runtime {
   }
 
  private:
+  // A started shim whose report is awaited.
+  struct PendingStart {
+    int fd = -1;
+    std::string msg;
+    std::function<void(Status)> done;
+    std::unique_ptr<FdWatch> watch;
+    http::HandlePtr timer;
+    ~PendingStart() {
+      watch.reset();
+      timer.reset();
+      if (fd >= 0) close(fd);
+    }
+  };
   struct Tracked {
     int sock = -1;
     std::unique_ptr<FdWatch> watch;
@@ -638,8 +664,8 @@ class RuncRuntime final : public Runtime {
     return Status::Conflict(std::string("container is in ") + name + " state");
   }
 
-  // Runs the shim and waits for its report (pool thread).
-  static Status SpawnShim(const std::vector<std::string>& argv, const std::string& path, int64_t timeout_ms) {
+  // Runs the shim (pool thread); *ready_fd: the read end of the pipe it reports on.
+  static Status SpawnShim(const std::vector<std::string>& argv, const std::string& path, int* ready_fd) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
     internal::SpawnOptions so;
@@ -654,28 +680,62 @@ class RuncRuntime final : public Runtime {
       return Status::Internal(CreateTaskError(pid.status().message()));
     }
     internal::WaitPid(*pid);  // the shim's first process exits once the daemon is forked
-    std::string msg;
-    int64_t deadline = MonoMs() + timeout_ms;
-    char buf[4096];
-    for (;;) {
-      int64_t left = deadline - MonoMs();
-      if (left <= 0) {
-        close(p[0]);
-        return Status::Timeout(CreateTaskError("timed out waiting for the container to start"));
-      }
-      struct pollfd pfd = {p[0], POLLIN, 0};
-      int n = poll(&pfd, 1, static_cast<int>(left));
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) continue;
-      ssize_t r = read(p[0], buf, sizeof buf);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      msg.append(buf, static_cast<size_t>(r));
+    *ready_fd = p[0];
+    return Status::OK();
+  }
+
+  void RunQueuedStarts() {
+    while (starts_in_flight_ < opts_.max_parallel_starts && !queued_starts_.empty()) {
+      auto launch = std::move(queued_starts_.front());
+      queued_starts_.pop_front();
+      launch();
     }
-    close(p[0]);
-    if (msg == "OK") return Status::OK();
-    if (!msg.empty() && msg[0] == 'E') return Status::Internal(CreateTaskError(msg.substr(1)));
-    return Status::Internal(CreateTaskError("the container shim exited without reporting"));
+  }
+
+  // Reads the shim's report ("OK" or "E<message>", then EOF) on the loop.
+  void AwaitShim(const std::string& id, int fd, std::function<void(Status)> done) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    auto w = std::make_unique<PendingStart>();
+    PendingStart* ps = w.get();
+    ps->fd = fd;
+    ps->done = std::move(done);
+    ps->watch = std::make_unique<FdWatch>(loop_, fd, [this, id, ps] {
+      char buf[4096];
+      for (;;) {
+        ssize_t r = read(ps->fd, buf, sizeof buf);
+        if (r > 0) {
+          ps->msg.append(buf, static_cast<size_t>(r));
+          continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN) return;
+        break;  // EOF: the report is complete
+      }
+      Status st = ps->msg == "OK" ? Status::OK()
+                  : !ps->msg.empty() && ps->msg[0] == 'E'
+                      ? Status::Internal(CreateTaskError(ps->msg.substr(1)))
+                      : Status::Internal(CreateTaskError("the container shim exited without reporting"));
+      FinishAwait(id, st);
+    });
+    ps->timer = loop_.AddTimer(static_cast<uint64_t>(opts_.start_timeout_ms), 0, [this, id] {
+      FinishAwait(id, Status::Timeout(CreateTaskError("timed out waiting for the container to start")));
+    });
+    awaiting_[id] = std::move(w);
+  }
+
+  void FinishAwait(const std::string& id, Status st) {
+    auto it = awaiting_.find(id);
+    if (it == awaiting_.end()) return;
+    auto done = std::move(it->second->done);
+    awaiting_.erase(it);  // closes the pipe, stops the watch and the timer
+    StartDone(id, st, std::move(done));
+  }
+
+  void StartDone(const std::string& id, const Status& st, std::function<void(Status)> done) {
+    --starts_in_flight_;
+    if (st.ok()) Track(id);
+    done(st);
+    RunQueuedStarts();
   }
 
   static StatusOr<ExecResult> RunExecSync(const std::vector<std::string>& argv, const std::string& pid_file,
@@ -970,6 +1030,9 @@ class RuncRuntime final : public Runtime {
   std::function<void(const ContainerStatus&)> on_exit_;
   std::vector<ContainerStatus> pending_exits_;
   std::map<std::string, Tracked> tracked_;
+  std::deque<std::function<void()>> queued_starts_;
+  int starts_in_flight_ = 0;
+  std::map<std::string, std::unique_ptr<PendingStart>> awaiting_;
   std::set<std::string> removed_;
   std::set<std::string> reported_;
 };

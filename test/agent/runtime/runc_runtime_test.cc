@@ -115,10 +115,11 @@ class Env {
   }
 
   // runtime: the OCI runtime binary ("" = runc).
-  void NewRuntime(const std::string& runtime = "") {
-    OnLoop([this, runtime] {
+  void NewRuntime(const std::string& runtime = "", int max_parallel_starts = 8) {
+    OnLoop([this, runtime, max_parallel_starts] {
       RuncOptions o;
       if (!runtime.empty()) o.runtime = runtime;
+      o.max_parallel_starts = max_parallel_starts;
       o.runtime_root = dir_ + "/runc";
       o.state_root = dir_ + "/state";
       rt_ = NewRuncRuntime(loop_, pool_, o);
@@ -184,6 +185,29 @@ class Env {
     loop_.Post([&] { rt_->Start(req, [&](Status s) { p.set_value(std::move(s)); }); });
     if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("Start did not finish");
     return f.get();
+  }
+
+  // Starts the containers with one call each, all posted at once.
+  std::vector<Status> StartAll(const std::vector<std::string>& ids, const std::vector<std::string>& args) {
+    std::vector<StartRequest> reqs;
+    for (const auto& id : ids) {
+      ids_.push_back(id);
+      StartRequest req;
+      req.id = id;
+      req.bundle_dir = Bundle(id, args);
+      req.log_path = LogPath(id);
+      reqs.push_back(std::move(req));
+    }
+    std::vector<std::promise<Status>> ps(reqs.size());
+    loop_.Post([&] {
+      for (size_t i = 0; i < reqs.size(); ++i) rt_->Start(reqs[i], [&ps, i](Status s) { ps[i].set_value(std::move(s)); });
+    });
+    std::vector<Status> out;
+    for (auto& p : ps) {
+      auto f = p.get_future();
+      out.push_back(f.wait_for(60s) == std::future_status::ready ? f.get() : Status::Timeout("Start did not finish"));
+    }
+    return out;
   }
 
   std::string LogPath(const std::string& id) { return dir_ + "/logs/" + id.substr(0, 8) + ".log"; }
@@ -652,6 +676,31 @@ TEST_CASE("exec with a terminal: raw before runc runs, at the client's size from
   REQUIRE(env.Kill(id, SIGKILL).ok());
   REQUIRE(env.WaitExit(id));
   REQUIRE(env.Remove(id).ok());
+}
+
+TEST_CASE("starts beyond max_parallel_starts wait their turn, then all run") {
+  REQUIRE_RUNC();
+  Env env;
+  // runc through a wrapper that logs when each `run` begins and ends.
+  std::string wrapper = env.dir() + "/runc-wrapper";
+  std::string calls = env.dir() + "/runs.txt";
+  REQUIRE(internal::WriteFileAtomic(wrapper, "#!/bin/sh\ncase \" $* \" in *\" run \"*) echo b >> " + calls +
+                                                 " ;; esac\n" + internal::FindExecutable("runc") +
+                                                 " \"$@\"\nrc=$?\ncase \" $* \" in *\" run \"*) echo e >> " + calls +
+                                                 " ;; esac\nexit $rc\n")
+              .ok());
+  REQUIRE(chmod(wrapper.c_str(), 0755) == 0);
+  env.NewRuntime(wrapper, 1);
+  std::vector<std::string> ids = {NewId(), NewId(), NewId()};
+  for (const Status& st : env.StartAll(ids, {"sleep", "1000"})) CHECK(st.ok());
+  auto log = internal::ReadFile(calls);
+  REQUIRE(log.ok());
+  CHECK(*log == "b\ne\nb\ne\nb\ne\n");  // one at a time
+  for (const auto& id : ids) {
+    REQUIRE(env.Kill(id, SIGKILL).ok());
+    REQUIRE(env.WaitExit(id));
+    REQUIRE(env.Remove(id).ok());
+  }
 }
 
 TEST_CASE("attach without stdin leaves a stdinOnce container's stdin open") {
