@@ -9,6 +9,7 @@
 #include "agent/config.h"
 #include "agent/images/images_cli.h"
 #include "agent/runtime/shim.h"
+#include "agent/runtime/shim_image.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -76,6 +77,12 @@ int main(int argc, char** argv) {
   }
   if (cmd == "images") return minik::agent::images::ImagesMain(args);
   // The per-container supervisor the agent starts (not for users).
-  if (cmd == "shim") return minik::agent::runtime::ShimMain(args);
+  if (cmd == "shim") {
+    // Into the small embedded shim (shim_image.h): a supervisor that lives as long as its
+    // container should not hold the pages this binary's libraries dirtied while loading.
+    minik::Status st = minik::agent::runtime::ExecEmbeddedShim(args);
+    std::fprintf(stderr, "minik shim: %s; running in-process\n", st.message().c_str());
+    return minik::agent::runtime::ShimMain(args);
+  }
   return Fail("", "unknown command \"" + cmd + "\"; run 'minik --help'");
 }

@@ -98,14 +98,23 @@ class AgentTest(ServerTestCase):
             self.assertIn(r, reasons)
 
     def test_exit_code_and_restart_policy_never(self):
-        self.apply_yaml(pod_yaml("exit3", "exit 3", restart="Never"))
+        # The termination message: /dev/termination-log (terminationMessagePath's default).
+        self.apply_yaml(pod_yaml("exit3", "echo -n 'disk full' > /dev/termination-log; exit 3", restart="Never"))
         p = self.wait_phase("exit3", "Failed")
         term = p["status"]["containerStatuses"][0]["state"]["terminated"]
         self.assertEqual(term["exitCode"], 3)
         self.assertEqual(term["reason"], "Error")
-        self.apply_yaml(pod_yaml("ok", "exit 0", restart="Never"))
+        self.assertEqual(term["message"], "disk full")
+        self.apply_yaml(pod_yaml("ok", "echo fine; exit 0", restart="Never"))
         p = self.wait_phase("ok", "Succeeded")
-        self.assertEqual(p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed")
+        term = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual(term["reason"], "Completed")
+        self.assertNotIn("message", term)
+        # FallbackToLogsOnError: the log's tail when the container failed without a message.
+        self.apply_yaml(pod_yaml("fallback", "echo first; echo it broke >&2; exit 1", restart="Never",
+                                 extra_container="    terminationMessagePolicy: FallbackToLogsOnError\n"))
+        p = self.wait_phase("fallback", "Failed")
+        self.assertEqual(p["status"]["containerStatuses"][0]["state"]["terminated"]["message"], "first\nit broke\n")
 
     def test_crashing_container_goes_into_crash_loop_back_off(self):
         self.apply_yaml(pod_yaml("crash", "exit 1"))

@@ -600,6 +600,23 @@ Outcome<PreparedContainer> RealPodHost::Prepare(const Snapshot& snap, const std:
     om.options = volumes::OciBindOptions(m);
     spec.mounts.push_back(std::move(om));
   }
+  // terminationMessagePath: a file of this container instance's (in its bundle), bind-mounted there
+  // after the other mounts; the shim reads it when the container exits.
+  std::string tm_path = Str(Member(*c, "terminationMessagePath"));
+  if (tm_path.empty()) tm_path = "/dev/termination-log";  // the API's default
+  {
+    std::string host_file = bundle + "/termination-log";
+    int fd = open(host_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0 || fchmod(fd, 0666) != 0) {
+      if (fd >= 0) close(fd);
+      return fail("CreateContainerError", "failed to create the termination message file: " +
+                                              std::string(std::strerror(errno)));
+    }
+    close(fd);
+    spec.mounts.push_back(oci::BindMountEntry(host_file, tm_path, false));
+    prep.termination_message_path = host_file;
+    prep.termination_message_fallback_to_logs = Str(Member(*c, "terminationMessagePolicy")) == "FallbackToLogsOnError";
+  }
   spec.net_ns_path = host_network ? "" : netns;
   spec.ipc_ns_path = ipcns;
   spec.uts_ns_path = host_network ? "" : utsns;

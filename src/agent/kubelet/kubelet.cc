@@ -750,6 +750,8 @@ void Kubelet::StartContainer(Pod& p, Container& c, const JsonValue& spec) {
     req.tty = tty;
     req.stdin = stdin;
     req.stdin_once = stdin_once;
+    req.termination_message_path = prep.value->termination_message_path;
+    req.termination_message_fallback_to_logs = prep.value->termination_message_fallback_to_logs;
     std::string ns, pname;
     client::SplitKey(p2.key, &ns, &pname);
     req.labels = {{kLabelPodUid, uid},
@@ -1250,12 +1252,12 @@ JsonDoc Kubelet::BuildStatus(const Pod& p) const {
                                                                                                         : c->waiting_reason, a);
           if (!c->waiting_message.empty()) SetString(w, "message", c->waiting_message, a);
           state.AddMember("waiting", w, a);
-          last.AddMember("terminated", terminated(cur, cur.status.reason == "StartError" ? c->waiting_message : ""), a);
+          last.AddMember("terminated", terminated(cur, cur.status.reason == "StartError" ? c->waiting_message : cur.status.message), a);
           has_last = true;
         } else {
-          state.AddMember("terminated", terminated(cur, cur.status.reason == "StartError" ? c->waiting_message : ""), a);
+          state.AddMember("terminated", terminated(cur, cur.status.reason == "StartError" ? c->waiting_message : cur.status.message), a);
           if (c->previous) {
-            last.AddMember("terminated", terminated(*c->previous, ""), a);
+            last.AddMember("terminated", terminated(*c->previous, c->previous->status.message), a);
             has_last = true;
           }
         }
@@ -1270,7 +1272,7 @@ JsonDoc Kubelet::BuildStatus(const Pod& p) const {
         ready = c->ready && !c->stopping;
         started = c->started;
         if (c->previous) {
-          last.AddMember("terminated", terminated(*c->previous, ""), a);
+          last.AddMember("terminated", terminated(*c->previous, c->previous->status.message), a);
           has_last = true;
         }
       }

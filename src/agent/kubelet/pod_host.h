@@ -34,6 +34,9 @@ struct PreparedContainer {
   bool pulled = false;     // the image was pulled for this start (the Pulled event says so)
   int64_t pull_ms = 0;
   int64_t image_size = 0;
+  // The host file mounted at the container's terminationMessagePath, and its policy.
+  std::string termination_message_path;
+  bool termination_message_fallback_to_logs = false;
 };
 
 template <typename T>

@@ -165,6 +165,7 @@ struct KubeletStreaming::ExecStream {
   bool out_done = true, err_done = true;
   std::string early_stdin;  // before the process started
   std::optional<st::TerminalSize> size;
+  std::optional<st::TerminalSize> initial_size;  // passed to the runtime with the exec request
   std::optional<StatusOr<int>> result;
   uint64_t output_since_tick = 0;
   http::HandlePtr drain_timer;
@@ -441,14 +442,31 @@ void KubeletStreaming::Exec(const st::ExecRequest& req, std::shared_ptr<st::Exec
     if (alive.lock()) ExecStarted(id, std::move(proc));
   };
   if (req.attach) {
-    runtime_.Attach(ref->id, std::move(done));
-  } else {
+    runtime_.Attach(ref->id, req.stdin_, std::move(done));
+    return;
+  }
+  auto start = [this, alive, id, container_id = ref->id, done = std::move(done)]() mutable {
+    if (!alive.lock()) return;
+    ExecStream* x = FindExec(id);
+    if (x == nullptr) return;  // cancelled meanwhile
     runtime::ExecRequest r;
-    r.container_id = ref->id;
-    r.argv = req.command;
-    r.tty = req.tty;
-    r.stdin = req.stdin_;
+    r.container_id = container_id;
+    r.argv = x->req.command;
+    r.tty = x->req.tty;
+    r.stdin = x->req.stdin_;
+    // The terminal starts at the client's size when that came already (kubectl sends it first).
+    if (r.tty && x->size) {
+      r.cols = x->size->width;
+      r.rows = x->size->height;
+      x->initial_size = x->size;
+    }
     runtime_.Exec(std::move(r), std::move(done));
+  };
+  // With a terminal, one loop turn first: the client's size, right behind the request, comes in.
+  if (req.tty) {
+    loop_.Post(std::move(start));
+  } else {
+    start();
   }
 }
 
@@ -553,7 +571,9 @@ void KubeletStreaming::ExecStarted(uint64_t id, StatusOr<ExecProcessPtr> proc) {
     cb.on_write_error = stdin_failed;
     e->in->SetCallbacks(std::move(cb));
   }
-  if (e->size && e->req.tty) p.Resize(e->size->width, e->size->height);
+  bool resized = e->size && (!e->initial_size || e->size->width != e->initial_size->width ||
+                             e->size->height != e->initial_size->height);
+  if (resized && e->req.tty) p.Resize(e->size->width, e->size->height);
   e->session->Accept();
   p.Wait([this, alive, id](StatusOr<int> r) {
     if (alive.lock()) ExecExited(id, std::move(r));

@@ -18,17 +18,6 @@ namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
 
-void SplitNs(int64_t unix_ns, std::tm* tm, int64_t* frac) {
-  int64_t secs = unix_ns / kNsPerSec;
-  *frac = unix_ns % kNsPerSec;
-  if (*frac < 0) {
-    *frac += kNsPerSec;
-    secs -= 1;
-  }
-  time_t tt = static_cast<time_t>(secs);
-  gmtime_r(&tt, tm);
-}
-
 std::string Errno(const char* what, const std::string& path) {
   return std::string(what) + " " + path + ": " + std::strerror(errno);
 }
@@ -54,33 +43,76 @@ bool WriteAll(int fd, const struct iovec* iov, int n) {
 
 }  // namespace
 
-std::string FormatRFC3339Nano(int64_t unix_ns) {
-  std::tm tm{};
-  int64_t frac;
-  SplitNs(unix_ns, &tm, &frac);
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                        tm.tm_hour, tm.tm_min, tm.tm_sec);
-  if (frac != 0) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09lld", static_cast<long long>(frac));
-    size_t len = std::strlen(f);
-    while (len > 1 && f[len - 1] == '0') --len;
-    f[len] = 0;
-    n += std::snprintf(buf + n, sizeof buf - n, "%s", f);
+// "YYYY-MM-DDThh:mm:ss" of the seconds of unix_ns into buf (19 bytes), and the fraction's ns.
+// Plain arithmetic (days to civil date as in Howard Hinnant's algorithm), no gmtime or printf:
+// the shim formats one of these per log line and keeps its resident code small.
+static void FormatSeconds(int64_t unix_ns, char* buf, int64_t* frac) {
+  int64_t secs = unix_ns / kNsPerSec;
+  *frac = unix_ns % kNsPerSec;
+  if (*frac < 0) {
+    *frac += kNsPerSec;
+    secs -= 1;
   }
-  std::snprintf(buf + n, sizeof buf - n, "Z");
-  return buf;
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days -= 1;
+  }
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  auto put = [](char* p, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(buf, year < 0 ? 0 : year, 4);
+  buf[4] = '-';
+  put(buf + 5, month, 2);
+  buf[7] = '-';
+  put(buf + 8, day, 2);
+  buf[10] = 'T';
+  put(buf + 11, rem / 3600, 2);
+  buf[13] = ':';
+  put(buf + 14, rem / 60 % 60, 2);
+  buf[16] = ':';
+  put(buf + 17, rem % 60, 2);
+}
+
+std::string FormatRFC3339Nano(int64_t unix_ns) {
+  char buf[32];
+  int64_t frac;
+  FormatSeconds(unix_ns, buf, &frac);
+  size_t n = 19;
+  if (frac != 0) {
+    buf[n++] = '.';
+    for (int64_t div = 100000000; div > 0 && frac != 0; div /= 10) {
+      buf[n++] = static_cast<char>('0' + frac / div);
+      frac %= div;
+    }
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, n);
 }
 
 std::string FormatRFC3339NanoFixed(int64_t unix_ns) {
-  std::tm tm{};
+  char buf[32];
   int64_t frac;
-  SplitNs(unix_ns, &tm, &frac);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
-  return buf;
+  FormatSeconds(unix_ns, buf, &frac);
+  buf[19] = '.';
+  for (int i = 28; i >= 20; --i) {
+    buf[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  buf[29] = 'Z';
+  return std::string(buf, 30);
 }
 
 bool ParseRFC3339Nano(std::string_view s, int64_t* unix_ns) {

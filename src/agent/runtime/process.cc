@@ -72,11 +72,12 @@ StatusOr<pid_t> Spawn(const SpawnOptions& opts) {
   for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  const char* path = opts.path.empty() ? argv[0] : opts.path.c_str();
+  int rc = posix_spawn(&pid, path, &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   for (int t : temps) close(t);
-  if (rc != 0) return Status::Internal("failed to run " + opts.argv[0] + ": " + std::strerror(rc));
+  if (rc != 0) return Status::Internal("failed to run " + std::string(path) + ": " + std::strerror(rc));
   return pid;
 }
 
@@ -189,7 +190,6 @@ Status WriteFileAtomic(const std::string& path, const std::string& data) {
     }
     off += static_cast<size_t>(w);
   }
-  fsync(fd);
   close(fd);
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     unlink(tmp.c_str());

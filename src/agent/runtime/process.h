@@ -17,7 +17,8 @@
 namespace minik::agent::runtime::internal {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;  // argv[0] is the path executed
+  std::vector<std::string> argv;  // argv[0] is the path executed unless `path` is set
+  std::string path;               // the file executed, when not argv[0]
   int stdin_fd = -1;              // -1: /dev/null
   int stdout_fd = -1;
   int stderr_fd = -1;
@@ -47,7 +48,9 @@ StatusOr<RunResult> Run(const std::vector<std::string>& argv, int64_t timeout_ms
 std::string LastRuntimeError(const std::string& log_path);
 
 StatusOr<std::string> ReadFile(const std::string& path);
-// Writes path atomically (temporary file, fsync, rename).
+// Writes path atomically (temporary file, rename): readers see the old or the new content, also
+// after any process crash. No fsync: these files describe processes, which a power loss ends
+// anyway, and a container start must not wait for the disk.
 Status WriteFileAtomic(const std::string& path, const std::string& data);
 // rm -rf.
 void RemoveTree(const std::string& path);

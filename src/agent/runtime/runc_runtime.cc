@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <deque>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include "agent/runtime/cri_log.h"
 #include "agent/runtime/process.h"
 #include "agent/runtime/shim.h"
+#include "agent/runtime/shim_image.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -149,6 +151,7 @@ ContainerStatus MakeStatus(const ShimSpec& spec, const StatusOr<ShimStatus>& st)
     cs.exit_code = st->exit_code;
     cs.signal = st->signal;
     cs.reason = st->reason;
+    cs.message = st->message;
     cs.finished_ns = st->finished_ns;
   } else if (st->started_ns > 0) {
     cs.state = ProcessAlive(st->shim_pid) ? ContainerStatus::State::kRunning : ContainerStatus::State::kUnknown;
@@ -375,10 +378,18 @@ class RuncRuntime final : public Runtime {
  public:
   RuncRuntime(http::Loop& loop, WorkPool& pool, RuncOptions opts) : loop_(loop), pool_(pool), opts_(std::move(opts)) {
     runtime_path_ = internal::FindExecutable(opts_.runtime);
-    if (!opts_.shim_command.empty() && opts_.shim_command[0] == "/proc/self/exe") {
-      char buf[PATH_MAX];
-      ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-      if (n > 0) opts_.shim_command[0] = std::string(buf, static_cast<size_t>(n));
+    if (opts_.shim_command.empty()) {
+      // The embedded shim, from a memfd this runtime keeps open: `ps` shows `minik shim DIR`.
+      opts_.shim_command = {"minik", "shim"};
+      if (auto fd = OpenEmbeddedShim(); fd.ok()) {
+        shim_exe_ = std::make_shared<ShimExe>(*fd);
+      } else {
+        // `minik shim` re-executes into the embedded shim or, failing that, runs it in-process.
+        MINIK_LOG(Warning) << "embedded shim: " << fd.status().message() << "; running shims as `minik shim`";
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+        if (n > 0) opts_.shim_command[0] = std::string(buf, static_cast<size_t>(n));
+      }
     }
     if (runtime_path_.empty()) MINIK_LOG(Warning) << "OCI runtime " << opts_.runtime << " not found";
     if (auto st = MkdirAll(opts_.state_root, 0700); !st.ok()) MINIK_LOG(Error) << st.message();
@@ -386,7 +397,10 @@ class RuncRuntime final : public Runtime {
     Adopt();
   }
 
-  ~RuncRuntime() override { tracked_.clear(); }
+  ~RuncRuntime() override {
+    awaiting_.clear();
+    tracked_.clear();
+  }
 
   void Start(StartRequest req, std::function<void(Status)> done) override {
     if (req.id.empty() || req.id.find('/') != std::string::npos || req.id[0] == '.') {
@@ -416,23 +430,34 @@ class RuncRuntime final : public Runtime {
     spec.tty = req.tty;
     spec.created_ns = WallNowNs();
     spec.labels = std::move(req.labels);
+    spec.termination_message_path = req.termination_message_path;
+    spec.termination_message_fallback_to_logs = req.termination_message_fallback_to_logs;
     std::vector<std::string> argv = opts_.shim_command;
     argv.push_back(dir);
     argv.push_back("--ready-fd=3");
-    int64_t timeout = opts_.start_timeout_ms;
     std::string id = req.id;
-    // The pool task never touches *this (it may be gone); the reply checks
-    // `alive` first.
-    pool_.Submit([self = this, loop = &loop_, alive = std::weak_ptr<int>(alive_), spec = std::move(spec),
-                  argv = std::move(argv), dir, timeout, id, done = std::move(done)]() mutable {
-      Status st = WriteShimSpec(dir, spec);
-      if (st.ok()) st = SpawnShim(argv, timeout);
-      loop->Post([self, alive, id, st = std::move(st), done = std::move(done)] {
-        if (!alive.lock()) return;
-        if (st.ok()) self->Track(id);
-        done(st);
+    // At most max_parallel_starts OCI runtime starts at a time; the others wait here (not on a
+    // pool thread: the pool keeps preparing the next containers meanwhile).
+    queued_starts_.push_back([this, spec = std::move(spec), argv = std::move(argv), dir, id,
+                              done = std::move(done)]() mutable {
+      ++starts_in_flight_;
+      // The pool task never touches *this (it may be gone); the reply checks `alive` first.
+      pool_.Submit([self = this, loop = &loop_, alive = std::weak_ptr<int>(alive_), spec = std::move(spec),
+                    argv = std::move(argv), exe = shim_exe_, dir, id, done = std::move(done)]() mutable {
+        int ready_fd = -1;
+        Status st = WriteShimSpec(dir, spec);
+        if (st.ok()) st = SpawnShim(argv, exe ? exe->path : "", &ready_fd);
+        loop->Post([self, alive, id, ready_fd, st = std::move(st), done = std::move(done)]() mutable {
+          if (!alive.lock()) {
+            if (ready_fd >= 0) close(ready_fd);
+            return;
+          }
+          if (!st.ok()) return self->StartDone(id, st, std::move(done));
+          self->AwaitShim(id, ready_fd, std::move(done));
+        });
       });
     });
+    RunQueuedStarts();
   }
 
   void Kill(const std::string& id, int signal, std::function<void(Status)> done) override {
@@ -523,7 +548,7 @@ class RuncRuntime final : public Runtime {
       loop_.Post([done = std::move(done), err] { done(err); });
       return;
     }
-    std::string exec_id = RandomHex(32);
+    std::string exec_id = RandomHex(64);  // as containerd's
     std::string pid_file = dir + "/exec-" + exec_id + ".pid";
     std::string log_file = dir + "/exec-" + exec_id + ".log";
     std::vector<std::string> argv = {
@@ -547,7 +572,7 @@ class RuncRuntime final : public Runtime {
       loop_.Post([done = std::move(done), err] { done(err); });
       return;
     }
-    std::string exec_id = RandomHex(32);
+    std::string exec_id = RandomHex(64);  // as containerd's
     std::string pid_file = dir + "/exec-" + exec_id + ".pid";
     std::string log_file = dir + "/exec-" + exec_id + ".log";
     std::vector<std::string> argv = {runtime_path_, "--root", opts_.runtime_root, "--log", log_file, "--log-format",
@@ -566,8 +591,8 @@ class RuncRuntime final : public Runtime {
     });
   }
 
-  void Attach(const std::string& id, std::function<void(StatusOr<ExecProcessPtr>)> done) override {
-    StatusOr<ExecProcessPtr> result = AttachNow(id);
+  void Attach(const std::string& id, bool stdin, std::function<void(StatusOr<ExecProcessPtr>)> done) override {
+    StatusOr<ExecProcessPtr> result = AttachNow(id, stdin);
     auto holder = std::make_shared<StatusOr<ExecProcessPtr>>(std::move(result));
     loop_.Post([alive = std::weak_ptr<int>(alive_), holder, done = std::move(done)] {
       if (alive.lock()) done(std::move(*holder));
@@ -575,6 +600,19 @@ class RuncRuntime final : public Runtime {
   }
 
  private:
+  // A started shim whose report is awaited.
+  struct PendingStart {
+    int fd = -1;
+    std::string msg;
+    std::function<void(Status)> done;
+    std::unique_ptr<FdWatch> watch;
+    http::HandlePtr timer;
+    ~PendingStart() {
+      watch.reset();
+      timer.reset();
+      if (fd >= 0) close(fd);
+    }
+  };
   struct Tracked {
     int sock = -1;
     std::unique_ptr<FdWatch> watch;
@@ -583,6 +621,14 @@ class RuncRuntime final : public Runtime {
       watch.reset();
       if (sock >= 0) close(sock);
     }
+  };
+
+  // The embedded shim's memfd, shared with the pool tasks that execute it.
+  struct ShimExe {
+    explicit ShimExe(int f) : fd(f), path("/proc/self/fd/" + std::to_string(f)) {}
+    ~ShimExe() { close(fd); }
+    int fd;
+    std::string path;
   };
 
   std::string StateDir(const std::string& id) const { return opts_.state_root + "/" + id; }
@@ -618,12 +664,13 @@ class RuncRuntime final : public Runtime {
     return Status::Conflict(std::string("container is in ") + name + " state");
   }
 
-  // Runs the shim and waits for its report (pool thread).
-  static Status SpawnShim(const std::vector<std::string>& argv, int64_t timeout_ms) {
+  // Runs the shim (pool thread); *ready_fd: the read end of the pipe it reports on.
+  static Status SpawnShim(const std::vector<std::string>& argv, const std::string& path, int* ready_fd) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
     internal::SpawnOptions so;
     so.argv = argv;
+    so.path = path;
     so.extra_fds = {{p[1], 3}};
     so.new_session = true;
     auto pid = internal::Spawn(so);
@@ -633,28 +680,62 @@ class RuncRuntime final : public Runtime {
       return Status::Internal(CreateTaskError(pid.status().message()));
     }
     internal::WaitPid(*pid);  // the shim's first process exits once the daemon is forked
-    std::string msg;
-    int64_t deadline = MonoMs() + timeout_ms;
-    char buf[4096];
-    for (;;) {
-      int64_t left = deadline - MonoMs();
-      if (left <= 0) {
-        close(p[0]);
-        return Status::Timeout(CreateTaskError("timed out waiting for the container to start"));
-      }
-      struct pollfd pfd = {p[0], POLLIN, 0};
-      int n = poll(&pfd, 1, static_cast<int>(left));
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) continue;
-      ssize_t r = read(p[0], buf, sizeof buf);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      msg.append(buf, static_cast<size_t>(r));
+    *ready_fd = p[0];
+    return Status::OK();
+  }
+
+  void RunQueuedStarts() {
+    while (starts_in_flight_ < opts_.max_parallel_starts && !queued_starts_.empty()) {
+      auto launch = std::move(queued_starts_.front());
+      queued_starts_.pop_front();
+      launch();
     }
-    close(p[0]);
-    if (msg == "OK") return Status::OK();
-    if (!msg.empty() && msg[0] == 'E') return Status::Internal(CreateTaskError(msg.substr(1)));
-    return Status::Internal(CreateTaskError("the container shim exited without reporting"));
+  }
+
+  // Reads the shim's report ("OK" or "E<message>", then EOF) on the loop.
+  void AwaitShim(const std::string& id, int fd, std::function<void(Status)> done) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    auto w = std::make_unique<PendingStart>();
+    PendingStart* ps = w.get();
+    ps->fd = fd;
+    ps->done = std::move(done);
+    ps->watch = std::make_unique<FdWatch>(loop_, fd, [this, id, ps] {
+      char buf[4096];
+      for (;;) {
+        ssize_t r = read(ps->fd, buf, sizeof buf);
+        if (r > 0) {
+          ps->msg.append(buf, static_cast<size_t>(r));
+          continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN) return;
+        break;  // EOF: the report is complete
+      }
+      Status st = ps->msg == "OK" ? Status::OK()
+                  : !ps->msg.empty() && ps->msg[0] == 'E'
+                      ? Status::Internal(CreateTaskError(ps->msg.substr(1)))
+                      : Status::Internal(CreateTaskError("the container shim exited without reporting"));
+      FinishAwait(id, st);
+    });
+    ps->timer = loop_.AddTimer(static_cast<uint64_t>(opts_.start_timeout_ms), 0, [this, id] {
+      FinishAwait(id, Status::Timeout(CreateTaskError("timed out waiting for the container to start")));
+    });
+    awaiting_[id] = std::move(w);
+  }
+
+  void FinishAwait(const std::string& id, Status st) {
+    auto it = awaiting_.find(id);
+    if (it == awaiting_.end()) return;
+    auto done = std::move(it->second->done);
+    awaiting_.erase(it);  // closes the pipe, stops the watch and the timer
+    StartDone(id, st, std::move(done));
+  }
+
+  void StartDone(const std::string& id, const Status& st, std::function<void(Status)> done) {
+    --starts_in_flight_;
+    if (st.ok()) Track(id);
+    done(st);
+    RunQueuedStarts();
   }
 
   static StatusOr<ExecResult> RunExecSync(const std::vector<std::string>& argv, const std::string& pid_file,
@@ -745,6 +826,21 @@ class RuncRuntime final : public Runtime {
         close(master);
         return Status::Internal(std::string("failed to open the terminal: ") + std::strerror(errno));
       }
+      // Raw from the start: runc makes its terminal raw only once the process runs, and until
+      // then this terminal would echo what the client types (kubectl -it would see it twice).
+      struct termios tio;
+      if (tcgetattr(slave, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(slave, TCSANOW, &tio);
+      }
+      // The client's size, if it sent one already: runc copies it to the container's terminal
+      // when it starts the process (no SIGWINCH race).
+      if (req.cols > 0 && req.rows > 0) {
+        struct winsize ws = {};
+        ws.ws_col = req.cols;
+        ws.ws_row = req.rows;
+        ioctl(master, TIOCSWINSZ, &ws);
+      }
       // runc exec --tty copies its own terminal (this pty) to the container's
       // pty and proxies it.
       child[0] = child[1] = child[2] = slave;
@@ -788,7 +884,7 @@ class RuncRuntime final : public Runtime {
                                               err, req.timeout_ms));
   }
 
-  StatusOr<ExecProcessPtr> AttachNow(const std::string& id) {
+  StatusOr<ExecProcessPtr> AttachNow(const std::string& id, bool want_stdin) {
     std::string dir = StateDir(id);
     auto spec = ReadShimSpec(dir);
     if (!spec.ok()) return Status::NotFound("container \"" + id + "\" not found");
@@ -798,7 +894,7 @@ class RuncRuntime final : public Runtime {
     int o[2] = {-1, -1}, e[2] = {-1, -1}, i[2] = {-1, -1};
     bool ok = pipe2(o, O_CLOEXEC) == 0;
     if (ok && !spec->tty) ok = pipe2(e, O_CLOEXEC) == 0;
-    if (ok && spec->stdin) ok = pipe2(i, O_CLOEXEC) == 0;
+    if (ok && spec->stdin && want_stdin) ok = pipe2(i, O_CLOEXEC) == 0;
     int fds[3];
     int n = 0;
     unsigned char flags = 0;
@@ -929,10 +1025,14 @@ class RuncRuntime final : public Runtime {
   WorkPool& pool_;
   RuncOptions opts_;
   std::string runtime_path_;
+  std::shared_ptr<const ShimExe> shim_exe_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::function<void(const ContainerStatus&)> on_exit_;
   std::vector<ContainerStatus> pending_exits_;
   std::map<std::string, Tracked> tracked_;
+  std::deque<std::function<void()>> queued_starts_;
+  int starts_in_flight_ = 0;
+  std::map<std::string, std::unique_ptr<PendingStart>> awaiting_;
   std::set<std::string> removed_;
   std::set<std::string> reported_;
 };

@@ -27,6 +27,9 @@ struct ContainerStatus {
   int exit_code = 0;
   int signal = 0;          // the signal that ended it, 0 when it exited by itself
   std::string reason;      // when exited: "Completed" (0), "Error", "OOMKilled" (as the kubelet says)
+  // When exited: the runtime's message, then ": " and the container's termination message (its
+  // terminationMessagePath file, or its log's tail per FallbackToLogsOnError), either may be empty.
+  std::string message;
   int64_t created_ns = 0;  // wall clock, ns since the epoch
   int64_t started_ns = 0;
   int64_t finished_ns = 0;
@@ -42,6 +45,11 @@ struct StartRequest {
   bool stdin_once = false;
   bool tty = false;
   std::map<std::string, std::string> labels;  // pod uid, container name, restart count, ...
+  // A host file bind-mounted at the container's terminationMessagePath ("" for none): on exit its
+  // last 4096 bytes become the status message. With fallback_to_logs, a container that failed
+  // (exit code != 0) and left it empty gets its log's last 80 lines (at most 2048 bytes) instead.
+  std::string termination_message_path;
+  bool termination_message_fallback_to_logs = false;
 };
 
 struct ExecRequest {
@@ -50,6 +58,8 @@ struct ExecRequest {
   bool tty = false;
   bool stdin = false;
   int64_t timeout_ms = 0;  // 0 = none; the process is killed when it expires
+  uint16_t cols = 0;       // with tty: the terminal's size from the start (0 = not known yet)
+  uint16_t rows = 0;
 };
 
 // A process started in a running container. The fds belong to the ExecProcess (closed with it):
@@ -94,8 +104,10 @@ class Runtime {
   virtual void ExecSync(ExecRequest req, std::function<void(StatusOr<ExecResult>)> done) = 0;
   // Starts an interactive process (kubectl exec).
   virtual void Exec(ExecRequest req, std::function<void(StatusOr<ExecProcessPtr>)> done) = 0;
-  // The container's live stdio through its shim (kubectl attach): fds as for ExecProcess.
-  virtual void Attach(const std::string& id, std::function<void(StatusOr<ExecProcessPtr>)> done) = 0;
+  // The container's live stdio through its shim (kubectl attach): fds as for ExecProcess. Without
+  // `stdin` the client's stdin is not attached (stdin_fd() is -1): its detaching never closes the
+  // stdin of a stdinOnce container.
+  virtual void Attach(const std::string& id, bool stdin, std::function<void(StatusOr<ExecProcessPtr>)> done) = 0;
 };
 using RuntimePtr = std::unique_ptr<Runtime>;
 

@@ -51,6 +51,10 @@ Status WriteShimSpec(const std::string& state_dir, const ShimSpec& spec) {
   JsonValue labels(rapidjson::kObjectType);
   for (const auto& [k, v] : spec.labels) labels.AddMember(MakeString(k, a), MakeString(v, a), a);
   SetMember(d, "labels", std::move(labels), a);
+  if (!spec.termination_message_path.empty()) {
+    SetString(d, "terminationMessagePath", spec.termination_message_path, a);
+  }
+  if (spec.termination_message_fallback_to_logs) SetMember(d, "terminationMessageFallbackToLogs", JsonValue(true), a);
   return WriteFileAtomic(state_dir + "/" + kShimSpecFile, ToJson(d));
 }
 
@@ -73,6 +77,8 @@ StatusOr<ShimSpec> ReadShimSpec(const std::string& state_dir) {
       if (it->value.IsString()) s.labels[it->name.GetString()] = it->value.GetString();
     }
   }
+  s.termination_message_path = std::string(GetString(d, "terminationMessagePath").value_or(""));
+  s.termination_message_fallback_to_logs = GetBool(d, "terminationMessageFallbackToLogs").value_or(false);
   if (s.id.empty()) return Status::Invalid("spec.json has no id");
   return s;
 }
@@ -238,6 +244,51 @@ void DropCleanFileMappings() {
   }
 }
 
+// The kubelet's limits for termination messages (pkg/kubelet/container: MaxContainerTermination
+// MessageLength, ...LogLength, ...LogLines).
+constexpr size_t kTerminationMessageMax = 4096;
+constexpr size_t kTerminationLogMax = 2048;
+constexpr int kTerminationLogLines = 80;
+
+// The last kTerminationMessageMax bytes of a file ("" when it is missing or empty).
+std::string ReadFileTail(const std::string& path, std::string* error) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno != ENOENT) *error = "Error on reading termination log " + path + ": " + std::strerror(errno);
+    return "";
+  }
+  std::string out;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    off_t from = st.st_size > static_cast<off_t>(kTerminationMessageMax)
+                     ? st.st_size - static_cast<off_t>(kTerminationMessageMax)
+                     : 0;
+    out.resize(kTerminationMessageMax);
+    ssize_t r = pread(fd, out.data(), out.size(), from);
+    out.resize(r > 0 ? static_cast<size_t>(r) : 0);
+  }
+  close(fd);
+  return out;
+}
+
+// The last kTerminationLogLines lines of what a container wrote (the log's content, both streams),
+// at most kTerminationLogMax bytes of them: what FallbackToLogsOnError reports.
+std::string LogTailMessage(std::string tail) {
+  size_t pos = 0;
+  while ((pos = tail.find("\r\n", pos)) != std::string::npos) tail.erase(pos, 1);
+  size_t end = tail.size();
+  if (end > 0 && tail[end - 1] == '\n') --end;  // the last line's own newline
+  int lines = 0;
+  size_t cut = 0;
+  for (size_t i = end; i > 0; --i) {
+    if (tail[i - 1] == '\n' && ++lines == kTerminationLogLines) {
+      cut = i;
+      break;
+    }
+  }
+  return tail.substr(cut);
+}
+
 class Shim {
  public:
   Shim(std::string dir, ShimSpec spec, int ready_fd)
@@ -264,6 +315,7 @@ class Shim {
   void OnClientData(Client& c);
   void OnClientStdin(Client& c);
   void CloseContainerStdin();
+  std::string TerminationMessage();
 
   std::string dir_;
   ShimSpec spec_;
@@ -280,6 +332,7 @@ class Shim {
   int console_ = -1;          // the terminal master (TTY only)
   std::string stdin_pending_;
   std::vector<Client> clients_;
+  std::string log_tail_;  // the last output, kept for FallbackToLogsOnError only
   bool exited_ = false;
   int64_t drain_deadline_ = 0;
 };
@@ -350,10 +403,12 @@ bool Shim::Start(std::string* error) {
     }
   }
 
+  // One `runc run --detach` (create and start in one invocation: one Go process less per
+  // container than `create` + `start`).
   internal::SpawnOptions so;
-  so.argv = spec_.tty ? RuntimeArgs({"create", "--bundle", spec_.bundle_dir, "--pid-file",
+  so.argv = spec_.tty ? RuntimeArgs({"run", "--detach", "--bundle", spec_.bundle_dir, "--pid-file",
                                      dir_ + "/" + kContainerPidFile, "--console-socket", console_path, spec_.id})
-                      : RuntimeArgs({"create", "--bundle", spec_.bundle_dir, "--pid-file",
+                      : RuntimeArgs({"run", "--detach", "--bundle", spec_.bundle_dir, "--pid-file",
                                      dir_ + "/" + kContainerPidFile, spec_.id});
   so.stdin_fd = child_in;
   so.stdout_fd = child_out;
@@ -372,8 +427,13 @@ bool Shim::Start(std::string* error) {
   if (code != 0) {
     close(console_listen);
     *error = RuntimeError(dir_ + "/" + kRuncLogFile, "", code);
+    // What failed is the creation (`run` creates, then starts): containerd, which creates and
+    // starts in two calls, words it "runc create failed".
+    if (error->rfind("runc run failed: ", 0) == 0) error->replace(0, 8, "runc create");
+    internal::Run(RuntimeArgs({"delete", "--force", spec_.id}), 10000).status().ok();
     return false;
   }
+  status_.started_ns = WallNowNs();
   if (spec_.tty) {
     // The runtime sent the terminal master on the console socket before
     // exiting.
@@ -410,18 +470,12 @@ bool Shim::Start(std::string* error) {
   auto pid_text = ReadFile(dir_ + "/" + kContainerPidFile);
   status_.pid = pid_text.ok() ? std::atoi(pid_text->c_str()) : 0;
   if (status_.pid > 0) {
+    // The container's cgroup is its own (the kubelet gives each container one, named after its
+    // ID), so every OOM kill it counts is this container's: counting from 0 also catches one
+    // that happened before this line.
     oom_file_ = OomCounterFile(status_.pid);
-    oom_before_ = ReadOomKills(oom_file_);
+    oom_before_ = oom_file_.empty() ? -1 : 0;
   }
-
-  auto started = internal::Run(RuntimeArgs({"start", spec_.id}), 60000);
-  if (!started.ok() || started->exit_code != 0) {
-    *error = started.ok() ? RuntimeError(dir_ + "/" + kRuncLogFile, started->output, started->exit_code)
-                          : started.status().message();
-    internal::Run(RuntimeArgs({"delete", "--force", spec_.id}), 10000).status().ok();
-    return false;
-  }
-  status_.started_ns = WallNowNs();
   return true;
 }
 
@@ -482,8 +536,25 @@ int Shim::Run() {
       status_.reason = status_.exit_code == 0 ? "Completed" : "Error";
     }
   }
+  status_.message = TerminationMessage();
   WriteShimStatus(dir_, status_).ok();
   return 0;
+}
+
+// As the kubelet's getTerminationMessage and readLastStringFromContainerLogs.
+std::string Shim::TerminationMessage() {
+  bool fallback = spec_.termination_message_fallback_to_logs && status_.exit_code != 0;
+  std::string msg;
+  if (!spec_.termination_message_path.empty()) {
+    std::string error;
+    msg = ReadFileTail(spec_.termination_message_path, &error);
+    if (!error.empty()) return error;
+  }
+  if (msg.empty() && fallback) {
+    msg = LogTailMessage(std::move(log_tail_));
+    if (msg.size() > kTerminationLogMax) msg.erase(0, msg.size() - kTerminationLogMax);
+  }
+  return msg;
 }
 
 void Shim::Reap() {
@@ -520,6 +591,11 @@ void Shim::OnOutput(int which) {
       auto stream = which == 0 ? CriLogWriter::Stream::kStdout : CriLogWriter::Stream::kStderr;
       log_->Write(stream, std::string_view(buf, static_cast<size_t>(r)));
       Forward(which, buf, static_cast<size_t>(r));
+      if (spec_.termination_message_fallback_to_logs) {
+        log_tail_.append(buf, static_cast<size_t>(r));
+        // Twice the limit, so that "\r\n" endings (one byte each in the log) never shorten it.
+        if (log_tail_.size() > 2 * kTerminationLogMax) log_tail_.erase(0, log_tail_.size() - 2 * kTerminationLogMax);
+      }
       continue;
     }
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;

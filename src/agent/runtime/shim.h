@@ -3,6 +3,9 @@
 //
 //   minik shim STATE_DIR [--ready-fd=N]
 //
+// It runs as a small static program of its own (shim_main.cc) embedded in minik
+// (shim_image.h); `minik shim` re-executes into it.
+//
 // STATE_DIR holds spec.json (written by the runtime before it starts the shim:
 // container ID, bundle, log path, OCI runtime binary and root, stdin/tty flags,
 // labels). The shim
@@ -11,11 +14,10 @@
 //    /dev/null, closes every other fd but the ready fd, becomes a child
 //    subreaper), so it survives the agent being killed, with its process group
 //    or not;
-//  - runs `<runtime> --root R --log STATE_DIR/runc.log --log-format json create
-//  --bundle B
-//    --pid-file STATE_DIR/pid [--console-socket S] ID` with pipes for the
-//    container's stdio (a pty received on the console socket for a TTY), then
-//    `<runtime> ... start ID`;
+//  - runs `<runtime> --root R --log STATE_DIR/runc.log --log-format json run --detach
+//    --bundle B --pid-file STATE_DIR/pid [--console-socket S] ID` with pipes for the
+//    container's stdio (a pty received on the console socket for a TTY): one OCI runtime
+//    invocation per container;
 //  - reports "OK" or "E<message>" on the ready fd and closes it (the message is
 //  the OCI
 //    runtime's own error, e.g. `runc create failed: unable to start container
@@ -76,6 +78,8 @@ struct ShimSpec {
   bool tty = false;
   int64_t created_ns = 0;
   std::map<std::string, std::string> labels;
+  std::string termination_message_path;  // as StartRequest's
+  bool termination_message_fallback_to_logs = false;
 };
 Status WriteShimSpec(const std::string& state_dir, const ShimSpec& spec);
 StatusOr<ShimSpec> ReadShimSpec(const std::string& state_dir);
@@ -90,7 +94,7 @@ struct ShimStatus {
   int exit_code = 0;  // 128+signal when killed by a signal
   int signal = 0;
   std::string reason;   // "Completed", "Error", "OOMKilled", "StartError", "Unknown"
-  std::string message;  // for StartError: the OCI runtime's error
+  std::string message;  // for StartError: the OCI runtime's error; else the termination message
 };
 Status WriteShimStatus(const std::string& state_dir,
                        const ShimStatus& status);  // atomic

@@ -71,18 +71,19 @@ class FakeRuntime : public runtime::Runtime {
   void Exec(runtime::ExecRequest, std::function<void(StatusOr<runtime::ExecProcessPtr>)> done) override {
     done(Status::Unavailable("not in the fake"));
   }
-  void Attach(const std::string&, std::function<void(StatusOr<runtime::ExecProcessPtr>)> done) override {
+  void Attach(const std::string&, bool, std::function<void(StatusOr<runtime::ExecProcessPtr>)> done) override {
     done(Status::Unavailable("not in the fake"));
   }
 
   // The container's process ends.
-  void Exit(const std::string& id, int code, int signal = 0) {
+  void Exit(const std::string& id, int code, int signal = 0, const std::string& message = "") {
     auto it = containers.find(id);
     if (it == containers.end() || it->second.state == runtime::ContainerStatus::State::kExited) return;
     it->second.state = runtime::ContainerStatus::State::kExited;
     it->second.exit_code = code;
     it->second.signal = signal;
     it->second.reason = code == 0 ? "Completed" : "Error";
+    it->second.message = message;
     it->second.finished_ns = NowNs();
     if (on_exit_) on_exit_(it->second);
   }

@@ -183,6 +183,23 @@ TEST_CASE("restartPolicy Never: a pod whose container exits 0 Succeeds and its s
   CHECK(std::find(b.host.torn_down.begin(), b.host.torn_down.end(), uid) != b.host.torn_down.end());
 }
 
+TEST_CASE("the runtime's exit message is the terminated state's message, and stays in lastState") {
+  Bench b;
+  b.AddPod("tm", R"({"nodeName":"node-1","containers":[{"name":"app","image":"busybox"}]})");
+  b.rt.Exit(b.rt.IdOf("app"), 1, 0, "disk full\n");
+  b.Settle();
+  const JsonValue* cs = b.ContainerStatus("tm", 0);
+  CHECK(GetString(*Path(*cs, {"lastState", "terminated"}), "message").value_or("") == "disk full\n");
+  b.Advance(10100);  // the restart
+  cs = b.ContainerStatus("tm", 0);
+  REQUIRE(Path(*cs, {"state", "running"}));
+  CHECK(GetString(*Path(*cs, {"lastState", "terminated"}), "message").value_or("") == "disk full\n");
+  b.rt.Exit(b.rt.IdOf("app"), 0);  // no message: none shown
+  b.Settle();
+  cs = b.ContainerStatus("tm", 0);
+  CHECK_FALSE(Member(*Path(*cs, {"lastState", "terminated"}), "message"));
+}
+
 TEST_CASE("restartPolicy Never: a failing container fails the pod; OnFailure restarts it") {
   Bench b;
   b.AddPod("never", R"({"nodeName":"node-1","restartPolicy":"Never","containers":[{"name":"app","image":"busybox"}]})");

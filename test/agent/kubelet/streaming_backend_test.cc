@@ -207,6 +207,7 @@ class FakeRuntime final : public runtime::Runtime {
   explicit FakeRuntime(http::Loop& loop) : loop_(loop) {}
   std::vector<runtime::ExecRequest> execs;
   std::vector<std::string> attaches;
+  std::vector<bool> attach_stdin;
   std::map<std::string, runtime::ContainerStatus> containers;
   // What the next Exec or Attach gives.
   std::function<StatusOr<ExecProcessPtr>()> next;
@@ -228,8 +229,9 @@ class FakeRuntime final : public runtime::Runtime {
     execs.push_back(req);
     Answer(std::move(done));
   }
-  void Attach(const std::string& id, std::function<void(StatusOr<ExecProcessPtr>)> done) override {
+  void Attach(const std::string& id, bool stdin, std::function<void(StatusOr<ExecProcessPtr>)> done) override {
     attaches.push_back(id);
+    attach_stdin.push_back(stdin);
     Answer(std::move(done));
   }
 
@@ -753,6 +755,32 @@ TEST_CASE("exec -it: a real terminal, resizes, stdin end as EOT", "[kstream]") {
   CHECK(*session->exit_code == 0);
 }
 
+TEST_CASE("exec -it: a size sent right behind the request starts the terminal", "[kstream]") {
+  Fixture fx;
+  fx.AddContainer("app", "c8", true);
+  auto ps = std::make_shared<ProcState>();
+  fx.runtime.next = [&]() -> StatusOr<ExecProcessPtr> { return MakeProcess(fx.loop, ps, true, true); };
+  auto session = std::make_shared<FakeSession>();
+  st::ExecRequest req;
+  req.ref = Ref("app");
+  req.command = {"sh"};
+  req.stdin_ = req.stdout_ = req.tty = true;
+  fx.backend->Exec(req, session);
+  session->h.on_resize({100, 30});  // before the loop turns: kubectl's first frame
+  REQUIRE(RunUntil(fx.loop, [&] { return session->accepted; }));
+  REQUIRE(fx.runtime.execs.size() == 1);
+  CHECK(fx.runtime.execs[0].cols == 100);
+  CHECK(fx.runtime.execs[0].rows == 30);
+  CHECK(ps->resizes.empty());  // the terminal started at that size: no resize after the start
+  session->h.on_resize({90, 20});
+  REQUIRE(ps->resizes.size() == 1);
+  CHECK(ps->resizes[0] == std::make_pair<uint16_t, uint16_t>(90, 20));
+  ps->Exit(0);
+  close(ps->out);
+  ps->out = ps->in = -1;
+  REQUIRE(RunUntil(fx.loop, [&] { return session->exit_code.has_value(); }));
+}
+
 TEST_CASE("exec: a cancelled session kills the process", "[kstream]") {
   Fixture fx;
   fx.AddContainer("app", "c9", true);
@@ -872,6 +900,7 @@ TEST_CASE("attach: the container's stdio; ends with success; a cancel detaches",
   fx.backend->Exec(req, session);
   REQUIRE(RunUntil(fx.loop, [&] { return session->accepted; }));
   REQUIRE(fx.runtime.attaches == std::vector<std::string>{"c12"});
+  CHECK(fx.runtime.attach_stdin == std::vector<bool>{true});
   CHECK(fx.runtime.execs.empty());
   session->h.on_stdin("in\n");
   CHECK(ReadSome(ps->in, 3, fx.loop) == "in\n");
@@ -882,11 +911,14 @@ TEST_CASE("attach: the container's stdio; ends with success; a cancel detaches",
   REQUIRE(RunUntil(fx.loop, [&] { return session->exit_code.has_value(); }));
   CHECK(*session->exit_code == 0);
 
+  // Without -i, the client's stdin is not attached (its end must not close a stdinOnce stdin).
   auto ps2 = std::make_shared<ProcState>();
   fx.runtime.next = [&]() -> StatusOr<ExecProcessPtr> { return MakeProcess(fx.loop, ps2, false, false); };
   auto s2 = std::make_shared<FakeSession>();
+  req.stdin_ = false;
   fx.backend->Exec(req, s2);
   REQUIRE(RunUntil(fx.loop, [&] { return s2->accepted; }));
+  CHECK(fx.runtime.attach_stdin == std::vector<bool>{true, false});
   s2->Cancel();
   CHECK(ps2->killed);
   REQUIRE(RunUntil(fx.loop, [&] { return ps2->destroyed; }));
@@ -1254,6 +1286,14 @@ TEST_CASE("with runc: logs -f, exec with pipes and a terminal, a missing command
       fx.loop, [&] { return started.has_value(); }, 30000));
   REQUIRE(started->ok());
   fx.locator.current["app"] = ContainerRef{id, sr.log_path, true};
+  {
+    // The shim command (as `minik shim`) re-executed into the small embedded shim.
+    auto shim = runtime::internal::ReadFile(dir + "/state/" + id + "/shim.pid");
+    REQUIRE(shim.ok());
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/" + std::to_string(std::atoi(shim->c_str())) + "/exe", ec);
+    CHECK(exe.string().find("memfd:minik-shim") != std::string::npos);
+  }
 
   auto logs = std::make_shared<FakeSink>();
   st::LogRequest lr;

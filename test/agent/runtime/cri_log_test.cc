@@ -50,6 +50,17 @@ TEST_CASE("RFC3339Nano timestamps as Go writes and the kubelet prints them") {
   CHECK(FormatRFC3339Nano(1475713029000000000) == "2016-10-06T00:17:09Z");
   CHECK(FormatRFC3339NanoFixed(kT0 - 2) == "2016-10-06T00:17:09.669794200Z");
   CHECK(FormatRFC3339NanoFixed(1475713029000000000) == "2016-10-06T00:17:09.000000000Z");
+  // Calendar edges (the formatter does its own date arithmetic).
+  CHECK(FormatRFC3339Nano(0) == "1970-01-01T00:00:00Z");
+  CHECK(FormatRFC3339Nano(-1) == "1969-12-31T23:59:59.999999999Z");
+  CHECK(FormatRFC3339Nano(951782400LL * 1000000000 + 10) == "2000-02-29T00:00:00.00000001Z");
+  CHECK(FormatRFC3339Nano(4107542399LL * 1000000000) == "2100-02-28T23:59:59Z");
+  CHECK(FormatRFC3339NanoFixed(7258118399LL * 1000000000 + 5) == "2199-12-31T23:59:59.000000005Z");
+  for (int64_t t : {int64_t{0}, int64_t{1475713029669794202}, int64_t{4107542400000000000}}) {
+    int64_t back = 0;
+    CHECK(ParseRFC3339Nano(FormatRFC3339Nano(t), &back));
+    CHECK(back == t);
+  }
   int64_t ns = 0;
   REQUIRE(ParseRFC3339Nano("2016-10-06T00:17:09.669794202Z", &ns));
   CHECK(ns == kT0);

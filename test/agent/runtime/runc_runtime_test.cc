@@ -1,6 +1,6 @@
-// Real containers: runc with busybox bundles built here, shims run through
-// runtime_test_shim. Needs root and runc (both present on the development
-// machine and in CI; the tests say why they skip otherwise).
+// Real containers: runc with busybox bundles built here, shims run as in production (the
+// shim embedded in the runtime library, executed from a memfd). Needs root and runc (both
+// present on the development machine and in CI; the tests say why they skip otherwise).
 #include "agent/runtime/runc_runtime.h"
 
 #include <dirent.h>
@@ -114,12 +114,14 @@ class Env {
     return fut.get();
   }
 
-  void NewRuntime() {
-    OnLoop([this] {
+  // runtime: the OCI runtime binary ("" = runc).
+  void NewRuntime(const std::string& runtime = "", int max_parallel_starts = 8) {
+    OnLoop([this, runtime, max_parallel_starts] {
       RuncOptions o;
+      if (!runtime.empty()) o.runtime = runtime;
+      o.max_parallel_starts = max_parallel_starts;
       o.runtime_root = dir_ + "/runc";
       o.state_root = dir_ + "/state";
-      o.shim_command = {MINIK_TEST_SHIM, "shim"};
       rt_ = NewRuncRuntime(loop_, pool_, o);
       rt_->OnExit([this](const ContainerStatus& cs) {
         std::lock_guard<std::mutex> l(mu_);
@@ -134,7 +136,7 @@ class Env {
 
   // A bundle whose process runs args; returns its dir.
   std::string Bundle(const std::string& id, const std::vector<std::string>& args, bool tty = false,
-                     int64_t memory_limit = 0) {
+                     int64_t memory_limit = 0, const std::string& termination_file = "") {
     auto doc = ParseJson(base_config_);
     REQUIRE(doc.ok());
     auto& a = doc->GetAllocator();
@@ -145,6 +147,16 @@ class Env {
     process["args"] = argv;
     (*doc)["root"]["path"] = MakeString(dir_ + "/rootfs", a);
     (*doc)["root"]["readonly"] = true;
+    if (!termination_file.empty()) {
+      JsonValue m(rapidjson::kObjectType);
+      SetString(m, "destination", "/dev/termination-log", a);
+      SetString(m, "type", "bind", a);
+      SetString(m, "source", termination_file, a);
+      JsonValue opts(rapidjson::kArrayType);
+      opts.PushBack("rbind", a).PushBack("rw", a);
+      m.AddMember("options", opts, a);
+      (*doc)["mounts"].PushBack(m, a);
+    }
     JsonValue& linux = (*doc)["linux"];
     SetString(linux, "cgroupsPath", "/" + cgroup_parent_ + "/" + id.substr(0, 12), a);
     if (memory_limit > 0) {
@@ -165,7 +177,7 @@ class Env {
     ids_.push_back(id);
     StartRequest req = std::move(extra);
     req.id = id;
-    req.bundle_dir = Bundle(id, args, req.tty, memory_limit);
+    req.bundle_dir = Bundle(id, args, req.tty, memory_limit, req.termination_message_path);
     req.log_path = LogPath(id);
     req.labels = {{"io.kubernetes.container.name", "c"}};
     std::promise<Status> p;
@@ -173,6 +185,29 @@ class Env {
     loop_.Post([&] { rt_->Start(req, [&](Status s) { p.set_value(std::move(s)); }); });
     if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("Start did not finish");
     return f.get();
+  }
+
+  // Starts the containers with one call each, all posted at once.
+  std::vector<Status> StartAll(const std::vector<std::string>& ids, const std::vector<std::string>& args) {
+    std::vector<StartRequest> reqs;
+    for (const auto& id : ids) {
+      ids_.push_back(id);
+      StartRequest req;
+      req.id = id;
+      req.bundle_dir = Bundle(id, args);
+      req.log_path = LogPath(id);
+      reqs.push_back(std::move(req));
+    }
+    std::vector<std::promise<Status>> ps(reqs.size());
+    loop_.Post([&] {
+      for (size_t i = 0; i < reqs.size(); ++i) rt_->Start(reqs[i], [&ps, i](Status s) { ps[i].set_value(std::move(s)); });
+    });
+    std::vector<Status> out;
+    for (auto& p : ps) {
+      auto f = p.get_future();
+      out.push_back(f.wait_for(60s) == std::future_status::ready ? f.get() : Status::Timeout("Start did not finish"));
+    }
+    return out;
   }
 
   std::string LogPath(const std::string& id) { return dir_ + "/logs/" + id.substr(0, 8) + ".log"; }
@@ -210,10 +245,10 @@ class Env {
     if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("Exec did not finish");
     return f.get();
   }
-  StatusOr<ExecProcessPtr> Attach(const std::string& id) {
+  StatusOr<ExecProcessPtr> Attach(const std::string& id, bool stdin = true) {
     std::promise<StatusOr<ExecProcessPtr>> p;
     auto f = p.get_future();
-    loop_.Post([&] { rt_->Attach(id, [&](StatusOr<ExecProcessPtr> r) { p.set_value(std::move(r)); }); });
+    loop_.Post([&] { rt_->Attach(id, stdin, [&](StatusOr<ExecProcessPtr> r) { p.set_value(std::move(r)); }); });
     if (f.wait_for(30s) != std::future_status::ready) return Status::Timeout("Attach did not finish");
     return f.get();
   }
@@ -355,7 +390,11 @@ TEST_CASE(
   std::this_thread::sleep_for(300ms);
   int64_t rss = RssKb(shim, "VmRSS:"), pss = RssKb(shim, "Pss:");
   WARN("shim RSS " << rss << " kB, PSS " << pss << " kB");
-  CHECK(pss < 2048);
+  CHECK(rss < 1024);  // the issue's target: each shim under 1 MB
+  // It is the small embedded shim, not the minik binary or this test.
+  char exe[256] = {};
+  CHECK(readlink(("/proc/" + std::to_string(shim) + "/exe").c_str(), exe, sizeof exe - 1) > 0);
+  CHECK(std::string(exe).find("memfd:minik-shim") != std::string::npos);
 
   env.DropRuntime();  // the agent "crashes"
   // A container that exits while no agent runs is reported to the next one.
@@ -443,6 +482,13 @@ TEST_CASE("ExecSync: output, exit code, errors and timeouts") {
   req.argv = {"nope"};
   r = env.ExecSync(req);
   REQUIRE_FALSE(r.ok());
+  // The exec ID in the message: 64 hex characters, as containerd's.
+  std::string m = r.status().message();
+  size_t q = m.find("failed to start exec \"");
+  REQUIRE(q != std::string::npos);
+  std::string exec_id = m.substr(q + 22, m.find('"', q + 22) - q - 22);
+  CHECK(exec_id.size() == 64);
+  CHECK(exec_id.find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(r.status().message().find("OCI runtime exec failed: exec failed: unable to start container "
                                   "process: exec: "
                                   "\"nope\": executable file not found in $PATH: unknown") != std::string::npos);
@@ -587,6 +633,146 @@ TEST_CASE("attach receives a container's output and its exit; stdin reaches it")
   REQUIRE(env.WaitExit(id));
   for (const auto& c : {id, cat_id, tty_id}) REQUIRE(env.Remove(c).ok());
   CHECK(env.RuncList().empty());
+}
+
+TEST_CASE("exec with a terminal: raw before runc runs, at the client's size from the start") {
+  REQUIRE_RUNC();
+  Env env;
+  // runc, through a wrapper that records the terminal runc exec is given (its stdin).
+  std::string wrapper = env.dir() + "/runc-wrapper";
+  std::string seen = env.dir() + "/exec-terminal.txt";
+  REQUIRE(internal::WriteFileAtomic(wrapper, "#!/bin/sh\ncase \" $* \" in *\" exec \"*) stty -a > " + seen +
+                                                 " 2>&1 ;; esac\nexec " + internal::FindExecutable("runc") +
+                                                 " \"$@\"\n")
+              .ok());
+  REQUIRE(chmod(wrapper.c_str(), 0755) == 0);
+  env.NewRuntime(wrapper);
+  std::string id = NewId();
+  REQUIRE(env.Start(id, {"sleep", "1000"}).ok());
+
+  ExecRequest req;
+  req.container_id = id;
+  req.argv = {"sh", "-c", "sleep 0.3; stty size"};
+  req.tty = true;
+  req.stdin = true;
+  req.cols = 77;
+  req.rows = 23;
+  auto p = env.Exec(req);
+  REQUIRE(p.ok());
+  ExecProcessPtr proc = std::move(*p);
+  std::string out = ReadUntil(proc->stdout_fd(), "23 77");
+  CHECK(out.find("23 77") != std::string::npos);  // no Resize call: the size came with the request
+  auto code = env.Wait(*proc);
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  env.Destroy(std::move(proc));
+  auto tio = internal::ReadFile(seen);
+  REQUIRE(tio.ok());
+  INFO(*tio);
+  CHECK(tio->find("rows 23; columns 77") != std::string::npos);
+  CHECK(tio->find("-echo ") != std::string::npos);  // nothing typed early is echoed back
+  CHECK(tio->find("-icanon") != std::string::npos);
+
+  REQUIRE(env.Kill(id, SIGKILL).ok());
+  REQUIRE(env.WaitExit(id));
+  REQUIRE(env.Remove(id).ok());
+}
+
+TEST_CASE("starts beyond max_parallel_starts wait their turn, then all run") {
+  REQUIRE_RUNC();
+  Env env;
+  // runc through a wrapper that logs when each `run` begins and ends.
+  std::string wrapper = env.dir() + "/runc-wrapper";
+  std::string calls = env.dir() + "/runs.txt";
+  REQUIRE(internal::WriteFileAtomic(wrapper, "#!/bin/sh\ncase \" $* \" in *\" run \"*) echo b >> " + calls +
+                                                 " ;; esac\n" + internal::FindExecutable("runc") +
+                                                 " \"$@\"\nrc=$?\ncase \" $* \" in *\" run \"*) echo e >> " + calls +
+                                                 " ;; esac\nexit $rc\n")
+              .ok());
+  REQUIRE(chmod(wrapper.c_str(), 0755) == 0);
+  env.NewRuntime(wrapper, 1);
+  std::vector<std::string> ids = {NewId(), NewId(), NewId()};
+  for (const Status& st : env.StartAll(ids, {"sleep", "1000"})) CHECK(st.ok());
+  auto log = internal::ReadFile(calls);
+  REQUIRE(log.ok());
+  CHECK(*log == "b\ne\nb\ne\nb\ne\n");  // one at a time
+  for (const auto& id : ids) {
+    REQUIRE(env.Kill(id, SIGKILL).ok());
+    REQUIRE(env.WaitExit(id));
+    REQUIRE(env.Remove(id).ok());
+  }
+}
+
+TEST_CASE("attach without stdin leaves a stdinOnce container's stdin open") {
+  REQUIRE_RUNC();
+  Env env;
+  std::string id = NewId();
+  StartRequest extra;
+  extra.stdin = true;
+  extra.stdin_once = true;
+  REQUIRE(env.Start(id, {"sh", "-c", "read x; echo got=$x"}, extra).ok());
+  auto a = env.Attach(id, /*stdin=*/false);
+  REQUIRE(a.ok());
+  ExecProcessPtr att = std::move(*a);
+  CHECK(att->stdin_fd() == -1);
+  env.Destroy(std::move(att));  // detaches
+  a = env.Attach(id, /*stdin=*/true);
+  REQUIRE(a.ok());
+  att = std::move(*a);
+  REQUIRE(att->stdin_fd() >= 0);
+  REQUIRE(WriteAll(att->stdin_fd(), "yo\n"));
+  CHECK(ReadUntil(att->stdout_fd(), "\n") == "got=yo\n");
+  auto code = env.Wait(*att);
+  REQUIRE(code.ok());
+  CHECK(*code == 0);
+  env.Destroy(std::move(att));
+  REQUIRE(env.WaitExit(id));
+  REQUIRE(env.Remove(id).ok());
+}
+
+TEST_CASE("termination messages: the file, else the log's tail with FallbackToLogsOnError") {
+  REQUIRE_RUNC();
+  Env env;
+  auto run = [&](const std::string& script, bool fallback) -> std::optional<ContainerStatus> {
+    std::string id = NewId();
+    StartRequest extra;
+    extra.termination_message_path = env.dir() + "/tm-" + id.substr(0, 8);
+    REQUIRE(internal::WriteFileAtomic(extra.termination_message_path, "").ok());
+    extra.termination_message_fallback_to_logs = fallback;
+    REQUIRE(env.Start(id, {"sh", "-c", script}, extra).ok());
+    auto exit = env.WaitExit(id);
+    REQUIRE(env.Remove(id).ok());
+    return exit;
+  };
+  // The file, whatever the policy and the exit code; its last 4096 bytes.
+  auto e = run("echo -n bye > /dev/termination-log; exit 1", false);
+  REQUIRE(e);
+  CHECK(e->exit_code == 1);
+  CHECK(e->message == "bye");
+  e = run("echo noise; head -c 5000 /dev/zero | tr '\\0' a > /dev/termination-log; echo -n end >> /dev/termination-log",
+          true);
+  REQUIRE(e);
+  CHECK(e->message == std::string(4093, 'a') + "end");
+  // File policy: an empty file is no message.
+  e = run("echo out; exit 2", false);
+  REQUIRE(e);
+  CHECK(e->message.empty());
+  // FallbackToLogsOnError: the last 80 lines of the log (both streams) when the container failed.
+  e = run("i=0; while [ $i -lt 100 ]; do echo line$i; i=$((i+1)); done; echo last >&2; exit 3", true);
+  REQUIRE(e);
+  std::string want;
+  for (int i = 21; i < 100; ++i) want += "line" + std::to_string(i) + "\n";
+  CHECK(e->message == want + "last\n");
+  // ... at most 2048 bytes of them.
+  e = run("i=0; while [ $i -lt 80 ]; do echo $i-0123456789012345678901234567890123456789; i=$((i+1)); done; exit 3",
+          true);
+  REQUIRE(e);
+  CHECK(e->message.size() == 2048);
+  CHECK(e->message.substr(e->message.size() - 44) == "79-0123456789012345678901234567890123456789\n");
+  // ... and not when it succeeded.
+  e = run("echo fine", true);
+  REQUIRE(e);
+  CHECK(e->message.empty());
 }
 
 TEST_CASE("a container killed for memory is OOMKilled") {

@@ -52,6 +52,8 @@ ap.add_argument("--idle-seconds", type=float, default=60, help="metrics: seconds
 ap.add_argument("--trace-runc", action="store_true",
                 help="run the OCI runtime through a wrapper that logs each runc call's duration")
 ap.add_argument("--json", default="", help="write the full results to this file")
+ap.add_argument("--runc-run", action="store_true",
+                help="runc scenario: one `runc run --detach` per container (what the shim runs) instead of create + start")
 ARGS = ap.parse_args()
 ARGS.scenarios = ARGS.scenarios or SCENARIOS
 for _sc in ARGS.scenarios:
@@ -181,7 +183,7 @@ def cpu_seconds(pid, children=False):
 
 
 def container_cpu(server):
-    """Per running container: (shim's own CPU, its reaped children's: runc create and start, and
+    """Per running container: (shim's own CPU, its reaped children's: the OCI runtime calls, and
     the container process's own, which includes runc init before it exec'd the command), seconds."""
     d = os.path.join(server.data_dir, "agent", "containers")
     rows = []
@@ -281,14 +283,33 @@ def report_runc(prefix, res=None, server=None):
     if res:
         calls = {}
         for s, e, rc, sub, cid in TRACE.calls():
-            if sub in ("create", "start") and rc == 0:
+            if sub in ("create", "start", "run") and rc == 0:
                 calls.setdefault(cid, {})[sub] = (s / 1e9, e / 1e9)
+                if sub == "run":  # `runc run --detach`: create and start in one call
+                    calls[cid]["create"] = (s / 1e9, e / 1e9)
+                    calls[cid]["start"] = (e / 1e9, e / 1e9)
         parts = {"kubelet->runc_create": [], "kubelet->shim_spec_written": [], "shim_spec_written->runc_create": [],
                  "runc_create": [], "runc_create->runc_start": [], "runc_start": [],
                  "runc_start_done->running": []}
+        if any("run" in c for c in calls.values()):
+            parts = {k.replace("runc_create", "runc_run"): v for k, v in parts.items()
+                     if k not in ("runc_create->runc_start", "runc_start")}
         for p in res["pods"].values():
             c = calls.get(p.get("container_id"), {})
             if "create" not in c or "start" not in c or "kubelet" not in p or "running" not in p:
+                continue
+            if "run" in c:
+                parts["kubelet->runc_run"].append((c["run"][0] - p["kubelet"]) * 1000)
+                try:
+                    spec_t = os.stat(os.path.join(server.data_dir, "agent", "containers", p["container_id"],
+                                                  "spec.json")).st_mtime_ns / 1e9 if server else None
+                except OSError:
+                    spec_t = None
+                if spec_t:
+                    parts["kubelet->shim_spec_written"].append((spec_t - p["kubelet"]) * 1000)
+                    parts["shim_spec_written->runc_run"].append((c["run"][0] - spec_t) * 1000)
+                parts["runc_run"].append((c["run"][1] - c["run"][0]) * 1000)
+                parts["runc_start_done->running"].append((p["running"] - c["run"][1]) * 1000)
                 continue
             parts["kubelet->runc_create"].append((c["create"][0] - p["kubelet"]) * 1000)
             try:
@@ -382,7 +403,7 @@ def scenario_rss():
                 cpu = container_cpu(s)
                 k = len(cpu) or 1
                 out(f"rss_cpu_per_pod_start_ms", f"agent {round(1000 * (cpu_seconds(agent.proc.pid) - a0) / n, 1)}, "
-                    f"shim {round(1000 * sum(x[0] for x in cpu) / k, 1)}, runc create+start "
+                    f"shim {round(1000 * sum(x[0] for x in cpu) / k, 1)}, runc (create+start or run) "
                     f"{round(1000 * sum(x[1] for x in cpu) / k, 1)}, container before exec (runc init) "
                     f"{round(1000 * sum(x[2] for x in cpu) / k, 1)} (ticks of {round(1000 / os.sysconf('SC_CLK_TCK'))} ms)")
             have = n
@@ -474,8 +495,9 @@ def scenario_max_pods():
 
 def scenario_runc():
     """runc alone, without minik: a busybox bundle (private --root, cgroup under a private root,
-    new pid/ipc/uts/mount/network namespaces), `runc create` + `runc start` of `sleep`, one at a
-    time and then --count at once; wall time and CPU time (runc and its reaped children)."""
+    new pid/ipc/uts/mount/network namespaces), `runc create` + `runc start` of `sleep` (or one
+    `runc run --detach`, what the shim runs, with --runc-run), one at a time and then --count at
+    once; wall time and CPU time (runc and its reaped children)."""
     import threading
     import uuid
     tmp = tempfile.mkdtemp(prefix="minik-bench-runc-")
@@ -532,8 +554,9 @@ def scenario_runc():
             os.makedirs(b)
             with open(os.path.join(b, "config.json"), "w") as f:
                 json.dump(spec, f)
-            for sub in ("create", "start"):
-                argv = [runc, "--root", root, sub] + (["--bundle", b, cid] if sub == "create" else [cid])
+            for sub in (("run",) if ARGS.runc_run else ("create", "start")):
+                argv = [runc, "--root", root, sub] + (["--bundle", b, cid] if sub == "create" else
+                                                      ["--detach", "--bundle", b, cid] if sub == "run" else [cid])
                 # The container keeps runc's stdio: files, not pipes, or reading them would block.
                 with open(os.path.join(b, sub + ".err"), "w+b") as err:
                     t = time.monotonic()
