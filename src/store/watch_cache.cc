@@ -37,6 +37,20 @@ std::shared_ptr<const JsonDoc> ParseValue(const KeyValue& kv, const WatchCache::
   return std::shared_ptr<const JsonDoc>(holder, &holder->doc);
 }
 
+// The cached entry for kv: its raw text is copied only when the cache keeps it (or could not
+// parse it). Copying it and then assigning an empty string would not do: std::string keeps its
+// capacity on such an assignment, so every cached object would still hold its text.
+std::shared_ptr<CachedObject> MakeCached(const KeyValue& kv, std::shared_ptr<const JsonDoc> parsed,
+                                         const WatchCache::Options& options) {
+  auto obj = std::make_shared<CachedObject>();
+  obj->kv.key = kv.key;
+  obj->kv.create_revision = kv.create_revision;
+  obj->kv.mod_revision = kv.mod_revision;
+  if (options.keep_raw_value || !parsed) obj->kv.value = kv.value;
+  obj->object = std::move(parsed);
+  return obj;
+}
+
 }  // namespace
 
 WatchCache::WatchCache() : WatchCache(Options{}) {}
@@ -46,11 +60,7 @@ WatchCache::~WatchCache() = default;
 void WatchCache::Init(const ListResult& snapshot) {
   objects_.clear();
   for (const KeyValue& kv : snapshot.kvs) {
-    auto obj = std::make_shared<CachedObject>();
-    obj->kv = kv;
-    obj->object = ParseValue(kv, options_);
-    if (!options_.keep_raw_value && obj->object) obj->kv.value = std::string();
-    objects_.insert(std::make_pair(kv.key, CachedObjectPtr(std::move(obj))));
+    objects_.insert(std::make_pair(kv.key, CachedObjectPtr(MakeCached(kv, ParseValue(kv, options_), options_))));
   }
   events_.clear();
   revision_ = snapshot.revision;
@@ -69,15 +79,14 @@ void WatchCache::ApplyOne(const Event& e) {
   ev->type = e.type;
   auto it = objects_.find(e.kv.key);
   if (it != objects_.end()) ev->prev = it->second;
-  auto obj = std::make_shared<CachedObject>();
-  obj->kv = e.kv;
+  std::shared_ptr<const JsonDoc> parsed;
   if (e.type == Event::Type::kDelete && ev->prev && options_.keep_raw_value && ev->prev->kv.value == e.kv.value &&
       !options_.on_parse) {
-    obj->object = ev->prev->object;  // the deleted value: already parsed
+    parsed = ev->prev->object;  // the deleted value: already parsed
   } else {
-    obj->object = ParseValue(e.kv, options_);
+    parsed = ParseValue(e.kv, options_);
   }
-  if (!options_.keep_raw_value && obj->object) obj->kv.value = std::string();
+  auto obj = MakeCached(e.kv, std::move(parsed), options_);
   ev->object = obj;
   if (e.type == Event::Type::kDelete) {
     if (it != objects_.end()) objects_.erase(it);

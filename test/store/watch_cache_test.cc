@@ -211,5 +211,30 @@ TEST_CASE("watch cache: fed by a backend snapshot and its watch", "[store][cache
   CHECK(GetInt(*cache.Get("/r/a")->object, "a") == 2);
 }
 
+TEST_CASE("watch cache: without raw values, cached objects hold no copy of their text", "[store][cache]") {
+  WatchCache::Options o;
+  o.keep_raw_value = false;
+  WatchCache cache(o);
+  const std::string big = R"({"data":")" + std::string(4000, 'x') + R"("})";
+  ListResult snap;
+  snap.revision = 1;
+  snap.kvs = {KV("/a", big, 1, 1), KV("/bad", "not json " + std::string(100, 'y'), 1, 1)};
+  cache.Init(snap);
+  cache.Apply({Put("/b", big, 2, 2), Put("/a", big, 1, 3, snap.kvs[0]), Del("/b", big, 2, 4)});
+  auto events = cache.EventsSince("", 1);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 3);
+  for (const auto& obj : {cache.Get("/a"), (*events)[0]->object, (*events)[1]->prev, (*events)[2]->object}) {
+    REQUIRE(obj);
+    REQUIRE(obj->object);
+    CHECK(obj->kv.value.empty());
+    CHECK(obj->kv.value.capacity() < 100);  // no buffer left over from the text
+    CHECK(GetString(*obj->object, "data").value_or("").size() == 4000);
+  }
+  // A value that is not JSON keeps its text (there is nothing else to serve).
+  CHECK(cache.Get("/bad")->object == nullptr);
+  CHECK(cache.Get("/bad")->kv.value.size() == 109);
+}
+
 }  // namespace
 }  // namespace minik::store
