@@ -29,7 +29,7 @@ std::shared_ptr<const JsonDoc> Decode(const store::KeyValue& kv) {
 // Strings that cached objects reference instead of holding a copy each: every JSON field name
 // of the built-in kinds longer than rapidjson's inline strings (from the protobuf tables, string
 // literals), and values, label and annotation keys that recur in nearly every object of a kind.
-// With 30,000 pods and their Events this saves about 15 MB.
+// It saves about 600 bytes per pod and 180 per Event.
 const std::unordered_set<std::string_view>& InternedStrings() {
   static const std::unordered_set<std::string_view> table = [] {
     std::unordered_set<std::string_view> t;
