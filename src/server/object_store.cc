@@ -1,7 +1,10 @@
 #include "server/object_store.h"
 
 #include <mutex>
+#include <string_view>
+#include <unordered_set>
 
+#include "api/protobuf_schema.h"
 #include "common/log.h"
 
 namespace minik::server {
@@ -23,6 +26,70 @@ std::shared_ptr<const JsonDoc> Decode(const store::KeyValue& kv) {
   return doc;
 }
 
+// Strings that cached objects reference instead of holding a copy each: every JSON field name
+// of the built-in kinds longer than rapidjson's inline strings (from the protobuf tables, string
+// literals), and values, label and annotation keys that recur in nearly every object of a kind.
+// It saves about 600 bytes per pod and 180 per Event.
+const std::unordered_set<std::string_view>& InternedStrings() {
+  static const std::unordered_set<std::string_view> table = [] {
+    std::unordered_set<std::string_view> t;
+    for (const auto& m : api::protobuf_internal::Messages()) {
+      for (uint32_t i = 0; i < m.count; ++i) {
+        std::string_view name = m.fields[i].json;
+        if (name.size() > 13) t.insert(name);
+      }
+    }
+    static constexpr const char* kValues[] = {
+        // Pods as defaulted and run.
+        "/dev/termination-log", "default-scheduler", "PreemptLowerPriority", "FallbackToLogsOnError",
+        "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.kubernetes.io/unschedulable",
+        "node.kubernetes.io/disk-pressure", "node.kubernetes.io/memory-pressure", "node.kubernetes.io/pid-pressure",
+        "node.kubernetes.io/network-unavailable", "PodReadyToStartContainers", "ContainersReady",
+        "DisruptionTarget", "kube-root-ca.crt", "/var/run/secrets/kubernetes.io/serviceaccount",
+        "metadata.namespace", "ContainerCreating", "CrashLoopBackOff", "ImagePullBackOff",
+        "ContainersNotReady", "RunContainerError",
+        // Labels and annotations.
+        "pod-template-hash", "controller-revision-hash", "pod-template-generation", "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index", "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name",
+        "controller-uid", "batch.kubernetes.io/job-completion-index", "kubernetes.io/hostname", "kubernetes.io/arch",
+        "kubernetes.io/os", "beta.kubernetes.io/arch", "beta.kubernetes.io/os", "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+        "node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master", "node.alpha.kubernetes.io/ttl",
+        "volumes.kubernetes.io/controller-managed-attach-detach", "kubectl.kubernetes.io/last-applied-configuration",
+        "kubectl.kubernetes.io/restartedAt", "deployment.kubernetes.io/revision",
+        "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas",
+        "deprecated.daemonset.template.generation", "endpointslice.kubernetes.io/managed-by",
+        "endpointslice-controller.k8s.io", "kubernetes.io/service-name", "endpoints.kubernetes.io/last-change-trigger-time",
+        "kubernetes.io/service-account.name", "kubernetes.io/service-account.uid", "kubernetes.io/service-account-token",
+        "kubernetes.io/metadata.name", "app.kubernetes.io/name", "app.kubernetes.io/instance",
+        "app.kubernetes.io/managed-by", "app.kubernetes.io/component", "app.kubernetes.io/part-of",
+        "app.kubernetes.io/version", "volume.kubernetes.io/selected-node", "volume.kubernetes.io/storage-provisioner",
+        "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller", "pv.kubernetes.io/provisioned-by",
+        "storageclass.kubernetes.io/is-default-class", "rancher.io/local-path", "foregroundDeletion",
+        // Groups, versions, kinds, components.
+        "coordination.k8s.io/v1", "discovery.k8s.io/v1", "events.k8s.io/v1", "networking.k8s.io/v1",
+        "rbac.authorization.k8s.io/v1", "storage.k8s.io/v1", "scheduling.k8s.io/v1", "autoscaling/v2",
+        "ControllerRevision", "PersistentVolumeClaim", "PersistentVolume", "ServiceAccount",
+        "PodDisruptionBudget", "HorizontalPodAutoscaler", "ReplicationController",
+        "kube-node-lease", "deployment-controller", "replicaset-controller", "statefulset-controller",
+        "daemonset-controller", "endpoint-controller", "endpoint-slice-controller", "job-controller",
+        "cronjob-controller", "node-controller", "taint-eviction-controller", "persistentvolume-controller",
+        "disruption-controller", "horizontal-pod-autoscaler", "garbage-collector-controller",
+        // Conditions, reasons and messages of Nodes, Deployments and ReplicaSets.
+        "KubeletHasSufficientMemory", "KubeletHasNoDiskPressure", "KubeletHasSufficientPID", "MemoryPressure",
+        "NetworkUnavailable", "kubelet has sufficient memory available", "kubelet has no disk pressure",
+        "kubelet has sufficient PID available", "kubelet is posting ready status", "NodeStatusUnknown",
+        "Kubelet stopped posting node status.", "MinimumReplicasAvailable", "Deployment has minimum availability.",
+        "NewReplicaSetAvailable", "ReplicaSetUpdated", "FoundNewReplicaSet", "NewReplicaSetCreated",
+        "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", "ProgressDeadlineExceeded",
+        "ScalingReplicaSet", "SuccessfulCreate", "SuccessfulDelete", "FailedScheduling", "RegisteredNode",
+    };
+    for (const char* v : kValues) t.insert(v);
+    return t;
+  }();
+  return table;
+}
+
 class CacheWatch final : public ObjectWatch {
  public:
   CacheWatch(store::WatchCache& cache, store::WatchCache::WatcherId id) : cache_(cache), id_(id) {}
@@ -42,6 +109,7 @@ class ObjectStoreImpl final : public ObjectStore {
     store::WatchCache::Options o;
     o.on_parse = [](JsonDoc& doc, const store::KeyValue& kv) { SetResourceVersion(doc, kv.mod_revision); };
     o.keep_raw_value = false;  // every read is served from the parsed objects
+    o.interned = &InternedStrings();
     return o;
   }
 

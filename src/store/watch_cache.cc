@@ -13,44 +13,136 @@ using internal::HasPrefix;
 
 namespace {
 
-// A parsed document with an allocator sized to it. A default rapidjson Document allocates
-// its pool in 64 KiB chunks, which would cost 64 KiB per cached object; here the one chunk is
-// sized to the tree: about twice the text (the tree holds copies of its strings plus 16-24 bytes
-// per value; a Kubernetes object parses to 1.9x its text), so it rarely needs a second chunk.
+// Initial size of a document's parse stack (freed once the document is built).
+constexpr size_t kParseStack = 1024;
+
+// A cached document in one pool of exactly the size its tree needs. Parsing straight into a
+// pool would size it blindly (a rapidjson Document allocates 64 KiB chunks; a guess from the
+// text leaves slack or spills into a second chunk), so each value is parsed into the cache's
+// scratch document first and then copied here, and strings listed in Options::interned are
+// referenced instead of copied.
 struct ParsedValue {
-  explicit ParsedValue(size_t chunk) : alloc(chunk), doc(&alloc) {}
-  rapidjson::MemoryPoolAllocator<> alloc;  // declared first: destroyed after doc
+  explicit ParsedValue(size_t bytes)
+      : buffer(new char[bytes]), alloc(buffer.get(), bytes, kOverflowChunk, &base), doc(&alloc, kParseStack, &base) {}
+  static constexpr size_t kOverflowChunk = 1024;  // only if a size computation were ever short
+  std::unique_ptr<char[]> buffer;  // the pool's one chunk (declared first: freed last)
+  rapidjson::CrtAllocator base;  // for the parse stack and overflow chunks (else each allocates one)
+  rapidjson::MemoryPoolAllocator<> alloc;
   JsonDoc doc;
 };
 
-std::shared_ptr<const JsonDoc> ParseValue(const KeyValue& kv, const WatchCache::Options& options) {
-  auto holder = std::make_shared<ParsedValue>(2 * kv.value.size() + 256);
-  holder->doc.Parse(kv.value.data(), kv.value.size());
-  if (holder->doc.HasParseError()) {
-    MINIK_LOG(Warning) << "watch cache: value of " << kv.key << " is not JSON: "
-                       << rapidjson::GetParseError_En(holder->doc.GetParseError()) << " at offset "
-                       << holder->doc.GetErrorOffset();
-    return nullptr;
-  }
-  if (options.on_parse) options.on_parse(holder->doc, kv);
-  // Aliasing constructor: the document's lifetime is its holder's.
-  return std::shared_ptr<const JsonDoc>(holder, &holder->doc);
+// Strings up to this length live inside their rapidjson value (no pool bytes).
+constexpr size_t kInlineStringMax = 13;
+
+const char* Interned(const WatchCache::Options& o, const char* s, size_t n) {
+  if (!o.interned || n <= kInlineStringMax) return nullptr;
+  auto it = o.interned->find(std::string_view(s, n));
+  return it == o.interned->end() ? nullptr : it->data();
 }
+
+size_t StringPoolBytes(const JsonValue& v, const WatchCache::Options& o) {
+  const size_t n = v.GetStringLength();
+  if (n <= kInlineStringMax || Interned(o, v.GetString(), n)) return 0;
+  return RAPIDJSON_ALIGN(n + 1);
+}
+
+// The pool bytes a copy of v takes (each object's members and each array's elements in one
+// block, each long string not interned in another), as rapidjson's Document handler allocates.
+size_t PoolBytes(const JsonValue& v, const WatchCache::Options& o) {
+  size_t n = 0;
+  if (v.IsObject()) {
+    n += RAPIDJSON_ALIGN(v.MemberCount() * sizeof(JsonValue::Member));
+    for (const auto& m : v.GetObject()) n += StringPoolBytes(m.name, o) + PoolBytes(m.value, o);
+  } else if (v.IsArray()) {
+    n += RAPIDJSON_ALIGN(v.Size() * sizeof(JsonValue));
+    for (const auto& e : v.GetArray()) n += PoolBytes(e, o);
+  } else if (v.IsString()) {
+    n += StringPoolBytes(v, o);
+  }
+  return n;
+}
+
+// Feeds a document's SAX events to another, replacing interned strings by references.
+class InterningCopy {
+ public:
+  InterningCopy(JsonDoc& out, const WatchCache::Options& o) : out_(out), o_(o) {}
+  bool Null() { return out_.Null(); }
+  bool Bool(bool b) { return out_.Bool(b); }
+  bool Int(int i) { return out_.Int(i); }
+  bool Uint(unsigned u) { return out_.Uint(u); }
+  bool Int64(int64_t i) { return out_.Int64(i); }
+  bool Uint64(uint64_t u) { return out_.Uint64(u); }
+  bool Double(double d) { return out_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return out_.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    if (const char* p = Interned(o_, s, n)) return out_.String(p, n, false);
+    return out_.String(s, n, copy);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return String(s, n, copy); }
+  bool StartObject() { return out_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { return out_.EndObject(n); }
+  bool StartArray() { return out_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return out_.EndArray(n); }
+
+ private:
+  JsonDoc& out_;
+  const WatchCache::Options& o_;
+};
+
+// The header of a rapidjson pool chunk (a user buffer starts with it).
+constexpr size_t kChunkHeader = RAPIDJSON_ALIGN(3 * sizeof(size_t));
 
 }  // namespace
 
+WatchCache::Scratch::Scratch()
+    : buffer(kBytes), alloc(buffer.data(), buffer.size(), kBytes, &base) {}
+
+std::shared_ptr<const JsonDoc> WatchCache::Parse(const KeyValue& kv) {
+  Scratch& sc = *scratch_;
+  JsonDoc tmp(&sc.alloc, kParseStack, &sc.base);
+  tmp.Parse(kv.value.data(), kv.value.size());
+  std::shared_ptr<const JsonDoc> out;
+  if (tmp.HasParseError()) {
+    MINIK_LOG(Warning) << "watch cache: value of " << kv.key << " is not JSON: "
+                       << rapidjson::GetParseError_En(tmp.GetParseError()) << " at offset " << tmp.GetErrorOffset();
+  } else {
+    if (options_.on_parse) options_.on_parse(tmp, kv);
+    auto holder = std::make_shared<ParsedValue>(kChunkHeader + PoolBytes(tmp, options_));
+    auto copy = [&](JsonDoc& d) {
+      InterningCopy h(d, options_);
+      return tmp.Accept(h);
+    };
+    holder->doc.Populate(copy);
+    // Aliasing constructor: the document's lifetime is its holder's.
+    out = std::shared_ptr<const JsonDoc>(holder, &holder->doc);
+  }
+  tmp.SetNull();
+  sc.alloc.Clear();  // keeps the scratch buffer, frees any chunk a big value needed
+  return out;
+}
+
+// The cached entry for kv: its raw text is copied only when the cache keeps it (or could not
+// parse it). Copying it and then assigning an empty string would not do: std::string keeps its
+// capacity on such an assignment, so every cached object would still hold its text.
+std::shared_ptr<CachedObject> MakeCached(const KeyValue& kv, std::shared_ptr<const JsonDoc> parsed,
+                                         const WatchCache::Options& options) {
+  auto obj = std::make_shared<CachedObject>();
+  obj->kv.key = kv.key;
+  obj->kv.create_revision = kv.create_revision;
+  obj->kv.mod_revision = kv.mod_revision;
+  if (options.keep_raw_value || !parsed) obj->kv.value = kv.value;
+  obj->object = std::move(parsed);
+  return obj;
+}
+
 WatchCache::WatchCache() : WatchCache(Options{}) {}
-WatchCache::WatchCache(Options options) : options_(options) {}
+WatchCache::WatchCache(Options options) : options_(options), scratch_(std::make_unique<Scratch>()) {}
 WatchCache::~WatchCache() = default;
 
 void WatchCache::Init(const ListResult& snapshot) {
   objects_.clear();
   for (const KeyValue& kv : snapshot.kvs) {
-    auto obj = std::make_shared<CachedObject>();
-    obj->kv = kv;
-    obj->object = ParseValue(kv, options_);
-    if (!options_.keep_raw_value && obj->object) obj->kv.value = std::string();
-    objects_.insert(std::make_pair(kv.key, CachedObjectPtr(std::move(obj))));
+    objects_.insert(std::make_pair(kv.key, CachedObjectPtr(MakeCached(kv, Parse(kv), options_))));
   }
   events_.clear();
   revision_ = snapshot.revision;
@@ -69,15 +161,14 @@ void WatchCache::ApplyOne(const Event& e) {
   ev->type = e.type;
   auto it = objects_.find(e.kv.key);
   if (it != objects_.end()) ev->prev = it->second;
-  auto obj = std::make_shared<CachedObject>();
-  obj->kv = e.kv;
+  std::shared_ptr<const JsonDoc> parsed;
   if (e.type == Event::Type::kDelete && ev->prev && options_.keep_raw_value && ev->prev->kv.value == e.kv.value &&
       !options_.on_parse) {
-    obj->object = ev->prev->object;  // the deleted value: already parsed
+    parsed = ev->prev->object;  // the deleted value: already parsed
   } else {
-    obj->object = ParseValue(e.kv, options_);
+    parsed = Parse(e.kv);
   }
-  if (!options_.keep_raw_value && obj->object) obj->kv.value = std::string();
+  auto obj = MakeCached(e.kv, std::move(parsed), options_);
   ev->object = obj;
   if (e.type == Event::Type::kDelete) {
     if (it != objects_.end()) objects_.erase(it);

@@ -26,6 +26,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/json.h"
@@ -67,6 +69,10 @@ class WatchCache {
     // Keep each object's raw text (kv.value) next to its parsed form. A consumer that only reads
     // the parsed objects drops it and holds each object once instead of twice.
     bool keep_raw_value = true;
+    // Strings that cached documents reference instead of copying (field names, common values).
+    // The set must outlive the cache, and the characters it views every document (string
+    // literals do). Strings of up to 13 bytes are never looked up: they live inside their value.
+    const std::unordered_set<std::string_view>* interned = nullptr;
   };
   struct ListPage {
     std::vector<CachedObjectPtr> items;
@@ -121,11 +127,21 @@ class WatchCache {
     Callback callback;
     bool removed = false;
   };
+  // Each value is parsed into scratch space, then copied into a pool of its exact size.
+  struct Scratch {
+    static constexpr size_t kBytes = 64 * 1024;
+    Scratch();
+    std::vector<char> buffer;
+    rapidjson::CrtAllocator base;
+    rapidjson::MemoryPoolAllocator<> alloc;
+  };
+  std::shared_ptr<const JsonDoc> Parse(const KeyValue& kv);
   void ApplyOne(const Event& e);
   void Record(CacheEventPtr ev);
   int64_t RankOf(const std::string& key) const { return static_cast<int64_t>(objects_.order_of_key(key)); }
 
   const Options options_;
+  std::unique_ptr<Scratch> scratch_;
   Tree objects_;
   std::deque<CacheEventPtr> events_;
   int64_t revision_ = 0;

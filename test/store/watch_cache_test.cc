@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "store/watch_cache.h"
+
+#include <unordered_set>
 #include "test/store/test_util.h"
 
 namespace minik::store {
@@ -209,6 +211,71 @@ TEST_CASE("watch cache: fed by a backend snapshot and its watch", "[store][cache
   CHECK(cache.revision() == backend.CurrentRevision());
   CHECK(cache.size() == 1);
   CHECK(GetInt(*cache.Get("/r/a")->object, "a") == 2);
+}
+
+TEST_CASE("watch cache: without raw values, cached objects hold no copy of their text", "[store][cache]") {
+  WatchCache::Options o;
+  o.keep_raw_value = false;
+  WatchCache cache(o);
+  const std::string big = R"({"data":")" + std::string(4000, 'x') + R"("})";
+  ListResult snap;
+  snap.revision = 1;
+  snap.kvs = {KV("/a", big, 1, 1), KV("/bad", "not json " + std::string(100, 'y'), 1, 1)};
+  cache.Init(snap);
+  cache.Apply({Put("/b", big, 2, 2), Put("/a", big, 1, 3, snap.kvs[0]), Del("/b", big, 2, 4)});
+  auto events = cache.EventsSince("", 1);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 3);
+  for (const auto& obj : {cache.Get("/a"), (*events)[0]->object, (*events)[1]->prev, (*events)[2]->object}) {
+    REQUIRE(obj);
+    REQUIRE(obj->object);
+    CHECK(obj->kv.value.empty());
+    CHECK(obj->kv.value.capacity() < 100);  // no buffer left over from the text
+    CHECK(GetString(*obj->object, "data").value_or("").size() == 4000);
+  }
+  // A value that is not JSON keeps its text (there is nothing else to serve).
+  CHECK(cache.Get("/bad")->object == nullptr);
+  CHECK(cache.Get("/bad")->kv.value.size() == 109);
+}
+
+TEST_CASE("watch cache: documents take a pool of their exact size and reference interned strings",
+          "[store][cache]") {
+  static const std::unordered_set<std::string_view> interned = {"terminationMessagePath", "/dev/termination-log"};
+  WatchCache::Options o;
+  o.keep_raw_value = false;
+  o.interned = &interned;
+  o.on_parse = [](JsonDoc& doc, const KeyValue& kv) {
+    SetString(EnsureObject(doc, "metadata", doc.GetAllocator()), "resourceVersion", std::to_string(kv.mod_revision),
+              doc.GetAllocator());
+  };
+  WatchCache cache(o);
+  const std::string text =
+      R"({"metadata":{"name":"a-name-longer-than-thirteen","labels":{"k":"v"}},"spec":{"containers":[)"
+      R"({"name":"c","terminationMessagePath":"/dev/termination-log","args":["x","a string of some length",1,2.5,)"
+      R"(true,null,[],{}]}]}})";
+  // Bigger than the scratch space: its spill-over chunks are used and released.
+  const std::string big = R"({"metadata":{"name":"big"},"data":[)" + [] {
+    std::string items;
+    for (int i = 0; i < 5000; ++i) items += (i ? "," : "") + std::string(R"({"key-number-)") + std::to_string(i) + R"(":"value"})";
+    return items;
+  }() + "]}";
+  cache.Apply({Put("/a", text, 1, 1), Put("/big", big, 2, 2), Put("/a", text, 1, 3)});
+  for (const char* key : {"/a", "/big"}) {
+    auto obj = cache.Get(key);
+    REQUIRE(obj);
+    REQUIRE(obj->object);
+    JsonDoc expected;
+    expected.Parse(key == std::string("/a") ? text.c_str() : big.c_str());
+    o.on_parse(expected, obj->kv);
+    CHECK(ToJson(*obj->object) == ToJson(expected));  // same members in the same order
+    auto& pool = const_cast<JsonDoc&>(*obj->object).GetAllocator();
+    CHECK(pool.Size() == pool.Capacity());  // one chunk, no slack, no second chunk
+  }
+  const JsonValue& c = (*cache.Get("/a")->object)["spec"]["containers"][0];
+  CHECK(c.MemberBegin()[1].name.GetString() == interned.find("terminationMessagePath")->data());
+  CHECK(c["terminationMessagePath"].GetString() == interned.find("/dev/termination-log")->data());
+  CHECK(GetString(c, "terminationMessagePath") == "/dev/termination-log");
+  CHECK(GetString(*Path(*cache.Get("/a")->object, {"metadata"}), "resourceVersion") == "3");
 }
 
 }  // namespace
