@@ -16,12 +16,12 @@ EventRecorder::EventRecorder(client::ApiClient& client, const Clock& clock, std:
     : client_(client), clock_(clock), component_(std::move(component)), host_(std::move(host)) {}
 
 void EventRecorder::Event(const JsonValue& obj, std::string_view type, std::string_view reason,
-                          std::string_view message) {
-  EventFrom(component_, obj, type, reason, message);
+                          std::string_view message, std::string_view field_path) {
+  EventFrom(component_, obj, type, reason, message, field_path);
 }
 
 void EventRecorder::EventFrom(std::string_view component, const JsonValue& obj, std::string_view type,
-                              std::string_view reason, std::string_view message) {
+                              std::string_view reason, std::string_view message, std::string_view field_path) {
   std::string_view obj_ns = MetaString(obj, "namespace");
   std::string_view obj_name = MetaString(obj, "name");
   std::string_view kind = GetString(obj, "kind").value_or("");
@@ -33,7 +33,8 @@ void EventRecorder::EventFrom(std::string_view component, const JsonValue& obj, 
   ++recorded_;
 
   std::string corr;
-  for (std::string_view part : {component, std::string_view(host_), kind, obj_ns, obj_name, uid, type, reason, message}) {
+  for (std::string_view part :
+       {component, std::string_view(host_), kind, obj_ns, obj_name, uid, field_path, type, reason, message}) {
     corr.append(part);
     corr.push_back('\x1f');
   }
@@ -75,6 +76,7 @@ void EventRecorder::EventFrom(std::string_view component, const JsonValue& obj, 
   if (auto av = GetString(obj, "apiVersion")) SetString(ref, "apiVersion", *av, a);
   std::string_view rv = MetaString(obj, "resourceVersion");
   if (!rv.empty()) SetString(ref, "resourceVersion", rv, a);
+  if (!field_path.empty()) SetString(ref, "fieldPath", field_path, a);
   ev.AddMember("involvedObject", ref, a);
   SetString(ev, "reason", reason, a);
   SetString(ev, "message", message, a);

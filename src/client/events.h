@@ -34,11 +34,14 @@ class EventRecorder {
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
 
-  // obj: the involved object (apiVersion, kind and metadata are read from it).
-  void Event(const JsonValue& obj, std::string_view type, std::string_view reason, std::string_view message);
+  // obj: the involved object (apiVersion, kind and metadata are read from it); field_path: the
+  // part of it the event is about (involvedObject.fieldPath, e.g. the kubelet's
+  // "spec.containers{app}"), "" for the whole object.
+  void Event(const JsonValue& obj, std::string_view type, std::string_view reason, std::string_view message,
+             std::string_view field_path = {});
   // The same with another source component (one recorder serves every controller).
   void EventFrom(std::string_view component, const JsonValue& obj, std::string_view type, std::string_view reason,
-                 std::string_view message);
+                 std::string_view message, std::string_view field_path = {});
 
   // Events created or patched so far (for tests and metrics).
   int64_t recorded() const { return recorded_; }

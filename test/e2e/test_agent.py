@@ -356,6 +356,10 @@ class RegistryMirrorTest(ServerTestCase):
                          "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}").out
         self.assertRegex(events, r'Pulling: Pulling image "busybox:mirrored"')
         self.assertRegex(events, r'Pulled: Successfully pulled image "busybox:mirrored" in [0-9.]+m?s')
+        # Container events name the container, as the kubelet's container reference does.
+        paths = self.kn("get", "events", "--field-selector", "involvedObject.name=pulled,reason=Pulled",
+                        "-o", "jsonpath={.items[*].involvedObject.fieldPath}").out
+        self.assertEqual(paths, "spec.containers{main}")
         self.assertEqual(self.kn("exec", "pulled", "--", "echo", "hi").out, "hi\n")
 
     def test_missing_tag_is_err_image_pull_then_back_off(self):

@@ -549,9 +549,17 @@ std::optional<JsonDoc> Kubelet::LastStatus(const std::string& uid) const {
 
 void Kubelet::Event(const Pod& p, const std::string& container, const std::string& type, const std::string& reason,
                     const std::string& message) {
-  (void)container;
-  if (p.is_static && p.mirror) events_.Event(*p.mirror, type, reason, message);
-  else if (p.obj) events_.Event(*p.obj, type, reason, message);
+  // The kubelet's container reference: "spec.containers{name}" (or initContainers).
+  std::string field_path;
+  if (!container.empty() && p.obj) {
+    bool init = false;
+    if (const JsonValue* inits = Path(*p.obj, {"spec", "initContainers"}); inits && inits->IsArray()) {
+      for (const auto& c : inits->GetArray()) init = init || Str(Member(c, "name")) == container;
+    }
+    field_path = std::string(init ? "spec.initContainers{" : "spec.containers{") + container + "}";
+  }
+  if (p.is_static && p.mirror) events_.Event(*p.mirror, type, reason, message, field_path);
+  else if (p.obj) events_.Event(*p.obj, type, reason, message, field_path);
 }
 
 // ---------------------------------------------------------------------------------------------

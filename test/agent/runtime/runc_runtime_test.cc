@@ -51,15 +51,6 @@ std::string Why() {
     }                           \
   } while (0)
 
-int64_t RssKb(int pid, const char* key) {
-  auto text =
-      internal::ReadFile("/proc/" + std::to_string(pid) + (std::string(key) == "Pss:" ? "/smaps_rollup" : "/status"));
-  if (!text.ok()) return -1;
-  size_t p = text->find(key);
-  if (p == std::string::npos) return -1;
-  return std::atoll(text->c_str() + p + std::strlen(key));
-}
-
 // A loop on its own thread, a runtime on it, busybox bundles, and a cleanup
 // that leaves nothing.
 class Env {
@@ -386,12 +377,7 @@ TEST_CASE(
   CHECK(getsid(shim) == shim);  // its own session, away from the agent's process group
   CHECK(getpgid(shim) != getpgid(0));
 
-  // The shim's footprint, once it has settled into its loop.
-  std::this_thread::sleep_for(300ms);
-  int64_t rss = RssKb(shim, "VmRSS:"), pss = RssKb(shim, "Pss:");
-  WARN("shim RSS " << rss << " kB, PSS " << pss << " kB");
-  CHECK(rss < 1024);  // the target: each shim under 1 MB
-  // It is the small embedded shim, not the minik binary or this test.
+  // It is the small embedded shim (its footprint is measured by test/bench/run_agent_bench.sh rss), not the minik binary or this test.
   char exe[256] = {};
   CHECK(readlink(("/proc/" + std::to_string(shim) + "/exe").c_str(), exe, sizeof exe - 1) > 0);
   CHECK(std::string(exe).find("memfd:minik-shim") != std::string::npos);
