@@ -3,6 +3,8 @@
 #include <set>
 #include <string>
 
+#include "common/strings.h"
+
 namespace minik::server {
 
 bool HasGeneration(const api::ResourceInfo& info) {
@@ -100,8 +102,30 @@ std::string PodQosClass(const JsonValue& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+namespace {
+
+// As the v1 Secret's conversion: stringData is write-only, merged into data (base64, winning over
+// data's keys) and never stored.
+void FoldSecretStringData(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& a) {
+  if (!info.group.empty() || info.kind != "Secret" || !obj.IsObject()) return;
+  JsonValue* sdata = MutableMember(obj, "stringData");
+  if (!sdata) return;
+  if (sdata->IsObject() && sdata->MemberCount() > 0) {
+    JsonValue& data = EnsureObject(obj, "data", a);
+    for (auto it = sdata->MemberBegin(); it != sdata->MemberEnd(); ++it) {
+      if (!it->value.IsString()) continue;
+      std::string encoded = Base64Encode(std::string_view(it->value.GetString(), it->value.GetStringLength()));
+      SetMember(data, std::string_view(it->name.GetString(), it->name.GetStringLength()), MakeString(encoded, a), a);
+    }
+  }
+  RemoveMember(obj, "stringData");
+}
+
+}  // namespace
+
 void PrepareForCreate(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& a) {
   DropEmptyMetadata(obj);
+  FoldSecretStringData(info, obj, a);
   JsonValue& meta = EnsureObject(obj, "metadata", a);
   if (HasGeneration(info)) SetMember(meta, "generation", JsonValue(1), a);
   else RemoveMember(meta, "generation");
@@ -125,6 +149,7 @@ void PrepareForCreate(const api::ResourceInfo& info, JsonValue& obj, JsonAlloc& 
 void PrepareForUpdate(const api::ResourceInfo& info, JsonValue& obj, const JsonValue& old, bool status_only,
                       JsonAlloc& a) {
   DropEmptyMetadata(obj);
+  FoldSecretStringData(info, obj, a);
   if (status_only) {
     // Everything but status comes from the stored object.
     JsonValue status(rapidjson::kObjectType);

@@ -187,6 +187,91 @@ class AgentTest(ServerTestCase):
 """))
         self.wait_phase("files", "Succeeded")
 
+    def ready(self, name):
+        conds = (self.pod(name) or {}).get("status", {}).get("conditions") or []
+        return next((c["status"] for c in conds if c["type"] == "Ready"), None)
+
+    def test_readiness_flips_ready_and_a_failing_liveness_probe_restarts(self):
+        self.apply_yaml(pod_yaml("probed", "touch /tmp/alive; sleep 3600", extra_container="""    readinessProbe:
+      exec: {command: ["cat", "/tmp/ready"]}
+      periodSeconds: 1
+      failureThreshold: 1
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+"""))
+        self.wait_phase("probed", "Running")
+        wait_for(lambda: self.ready("probed") == "False", timeout=30, what="Ready=False without /tmp/ready")
+        self.kn("exec", "probed", "--", "touch", "/tmp/ready")
+        wait_for(lambda: self.ready("probed") == "True", timeout=30, what="Ready=True")
+        self.assertTrue(self.container_status("probed")["ready"])
+        self.kn("exec", "probed", "--", "rm", "/tmp/ready")
+        wait_for(lambda: self.ready("probed") == "False", timeout=30, what="Ready=False again")
+        # The liveness probe fails: the container is killed and restarted (its new rootfs has no
+        # /tmp/ready, so it comes back not ready).
+        self.kn("exec", "probed", "--", "rm", "/tmp/alive")
+        wait_for(lambda: self.container_status("probed").get("restartCount", 0) >= 1, timeout=60, what="a restart")
+        events = self.kn("get", "events", "--field-selector", "involvedObject.name=probed",
+                         "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}").out
+        self.assertIn("Unhealthy: Liveness probe failed: cat: can't open '/tmp/alive': No such file or directory", events)
+        self.assertIn("Killing: Container main failed liveness probe, will be restarted", events)
+        self.assertIn("Unhealthy: Readiness probe failed:", events)
+        wait_for(lambda: self.container_status("probed").get("state", {}).get("running"), timeout=60,
+                 what="running again")
+
+    def test_config_map_and_secret_volumes_follow_updates(self):
+        self.kn("create", "configmap", "live", "--from-literal=color=red")
+        self.kn("create", "secret", "generic", "creds", "--from-literal=password=one")
+        self.apply_yaml(pod_yaml("watcher", "sleep 3600", extra_container="""    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec}
+""", extra_spec="""  volumes:
+  - name: cfg
+    configMap: {name: live}
+  - name: sec
+    secret: {secretName: creds, defaultMode: 0400}
+"""))
+        self.wait_phase("watcher", "Running")
+        self.assertEqual(self.kn("exec", "watcher", "--", "cat", "/cfg/color").out, "red")
+        self.assertEqual(self.kn("exec", "watcher", "--", "cat", "/sec/password").out, "one")
+        self.assertEqual(self.kn("exec", "watcher", "--", "stat", "-L", "-c", "%a", "/sec/password").out.strip(), "400")
+        self.kn("patch", "configmap", "live", "-p", '{"data":{"color":"blue"}}')
+        self.kn("patch", "secret", "creds", "-p", '{"stringData":{"password":"two"}}')
+        wait_for(lambda: self.kn("exec", "watcher", "--", "cat", "/cfg/color").out == "blue", timeout=90,
+                 what="the configMap volume updated")
+        wait_for(lambda: self.kn("exec", "watcher", "--", "cat", "/sec/password").out == "two", timeout=90,
+                 what="the secret volume updated")
+
+    def test_pre_stop_hook_runs_before_sigterm(self):
+        self.apply_yaml(pod_yaml("hooked", "trap 'echo got-term; exit 0' TERM; echo started; "
+                                           "while true; do sleep 0.1; done",
+                                 extra_container="""    lifecycle:
+      preStop:
+        exec: {command: ["sh", "-c", "echo pre-stop > /proc/1/fd/1; sleep 1"]}
+"""))
+        self.wait_phase("hooked", "Running")
+        wait_for(lambda: "started" in self.kn("logs", "hooked").out, timeout=30, what="started")
+        follow = subprocess.Popen(["ip", "netns", "exec", self.server.ns, "kubectl", "--kubeconfig",
+                                   self.server.kubeconfig, "-n", self.ns, "logs", "-f", "hooked"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            time.sleep(0.5)
+            t0 = time.time()
+            self.kn("delete", "pod", "hooked", "--grace-period=5", timeout=60)
+            elapsed = time.time() - t0
+            out, _ = follow.communicate(timeout=30)
+        finally:
+            if follow.poll() is None:
+                follow.kill()
+                follow.wait()
+        lines = out.split()
+        self.assertIn("pre-stop", lines, out)
+        self.assertIn("got-term", lines, out)
+        self.assertLess(lines.index("pre-stop"), lines.index("got-term"), out)
+        self.assertGreaterEqual(elapsed, 0.9, "the preStop hook's second runs before SIGTERM")
+        self.assertLess(elapsed, 4.5, "SIGTERM ends it before the grace period")
+
     def test_image_dropped_in_the_images_dir_is_usable_without_restart(self):
         self.apply_yaml(pod_yaml("extra", "sleep 3600", image="docker.io/minik/busybox-extra:latest").replace(
             "    command:", "    imagePullPolicy: IfNotPresent\n    command:"))

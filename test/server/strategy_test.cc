@@ -28,3 +28,23 @@ TEST_CASE("PodQosClass follows requests and limits") {
             R"({"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"1","memory":"1Gi"}}}]}})")) ==
         "Guaranteed");
 }
+
+TEST_CASE("Secret stringData is merged into data on create and update, and never stored") {
+  api::ResourceInfo secrets;
+  secrets.kind = "Secret";
+  secrets.plural = "secrets";
+  secrets.version = "v1";
+  secrets.namespaced = true;
+  JsonDoc created = J(R"({"kind":"Secret","metadata":{"name":"s"},"data":{"a":"eA==","b":"eQ=="},"stringData":{"b":"two"}})");
+  server::PrepareForCreate(secrets, created, created.GetAllocator());
+  CHECK(ToJson(created) == R"({"kind":"Secret","metadata":{"name":"s"},"data":{"a":"eA==","b":"dHdv"}})");
+  JsonDoc updated = J(R"({"kind":"Secret","metadata":{"name":"s"},"stringData":{"c":"three"}})");
+  server::PrepareForUpdate(secrets, updated, created, false, updated.GetAllocator());
+  CHECK(ToJson(updated) == R"({"kind":"Secret","metadata":{"name":"s"},"data":{"c":"dGhyZWU="}})");
+  // Other kinds keep a field of that name.
+  api::ResourceInfo cms = secrets;
+  cms.kind = "ConfigMap";
+  JsonDoc cm = J(R"({"kind":"ConfigMap","metadata":{"name":"c"},"stringData":{"x":"y"}})");
+  server::PrepareForCreate(cms, cm, cm.GetAllocator());
+  CHECK(ToJson(cm) == R"({"kind":"ConfigMap","metadata":{"name":"c"},"stringData":{"x":"y"}})");
+}
