@@ -963,6 +963,14 @@ StatusOr<http::tunnel::Mux*> Streaming::TunnelFor(const std::string& node) {
   return it->second.mux.get();
 }
 
+StatusOr<http::tunnel::Mux*> Streaming::UpgradeTunnelFor(const JsonValue& pod, const std::string& name,
+                                                         const http::Request& req) {
+  std::string node(GetString(*Path(pod, {"spec"}), "nodeName").value_or(""));
+  if (node.empty()) return Status::BadRequest("pod " + name + " does not have a host assigned");
+  if (!req.upgrade || req.Header("upgrade") == nullptr) return Status::BadRequest("Upgrade request required");
+  return TunnelFor(node);
+}
+
 std::vector<std::string> Streaming::ConnectedNodes() const {
   std::vector<std::string> out;
   for (const auto& [name, t] : tunnels_) {
@@ -1085,17 +1093,7 @@ void Streaming::ServeExec(bool attach, const JsonValue& pod, const std::string& 
     SendStatus(*resp, Status::BadRequest("you must specify at least one of stdin, stdout, stderr"));
     return;
   }
-  std::string node(GetString(*Path(pod, {"spec"}), "nodeName").value_or(""));
-  if (node.empty()) {
-    SendStatus(*resp, Status::BadRequest("pod " + name + " does not have a host assigned"));
-    return;
-  }
-  const std::string* up = req.Header("upgrade");
-  if (!req.upgrade || up == nullptr) {
-    SendStatus(*resp, Status::BadRequest("Upgrade request required"));
-    return;
-  }
-  auto mux = TunnelFor(node);
+  auto mux = UpgradeTunnelFor(pod, name, req);
   if (!mux.ok()) {
     SendStatus(*resp, mux.error());
     return;
@@ -1127,17 +1125,7 @@ void Streaming::ServeExec(bool attach, const JsonValue& pod, const std::string& 
 
 void Streaming::ServePortForward(const JsonValue& pod, const std::string& ns, const std::string& name,
                                  http::Request& req, http::ResponseWriterPtr resp) {
-  std::string node(GetString(*Path(pod, {"spec"}), "nodeName").value_or(""));
-  if (node.empty()) {
-    SendStatus(*resp, Status::BadRequest("pod " + name + " does not have a host assigned"));
-    return;
-  }
-  const std::string* up = req.Header("upgrade");
-  if (!req.upgrade || up == nullptr) {
-    SendStatus(*resp, Status::BadRequest("Upgrade request required"));
-    return;
-  }
-  auto mux = TunnelFor(node);
+  auto mux = UpgradeTunnelFor(pod, name, req);
   if (!mux.ok()) {
     SendStatus(*resp, mux.error());
     return;
@@ -1160,7 +1148,7 @@ void Streaming::ServePortForward(const JsonValue& pod, const std::string& ns, co
       if (k != "x-stream-protocol-version") continue;
       for (auto p : Split(v, ',')) versions.emplace_back(Trim(p));
     }
-    if (!http::HeaderHasToken(*up, "SPDY/3.1") ||
+    if (!http::HeaderHasToken(*req.Header("upgrade"), "SPDY/3.1") ||
         std::find(versions.begin(), versions.end(), kPortForwardV1) == versions.end()) {
       SendStatus(*resp, Status::Forbidden("unable to upgrade: unable to negotiate "
                                           "protocol: client supports " +
@@ -1178,6 +1166,7 @@ void Streaming::ServePortForward(const JsonValue& pod, const std::string& ns, co
   w.EndObject();
   std::string prefix(buf.GetString(), buf.GetSize());
   prefix.pop_back();  // the port is appended per connection
+  std::string node(GetString(*Path(pod, {"spec"}), "nodeName").value_or(""));
   auto s = std::make_unique<PortForwardSession>(this, node, std::move(prefix));
   PortForwardSession* p = s.get();
   Adopt(std::move(s));

@@ -71,6 +71,10 @@ class Streaming {
                         http::ResponseWriterPtr resp);
   // The tunnel of the pod's node, or the error to answer.
   StatusOr<http::tunnel::Mux*> TunnelFor(const std::string& node);
+  // For exec, attach and portforward: the pod's node (BadRequest "pod x does not have a host
+  // assigned"), an upgrade request (BadRequest "Upgrade request required"), then its tunnel.
+  StatusOr<http::tunnel::Mux*> UpgradeTunnelFor(const JsonValue& pod, const std::string& name,
+                                                const http::Request& req);
   void Adopt(std::unique_ptr<Session> s);
   void Finish(Session* s);
 
