@@ -247,12 +247,15 @@ TEST_CASE("sqlite: watchers registered while writes stream see every event exact
 }
 
 TEST_CASE("sqlite: the file stays bounded under endless churn", "[store][sqlite][size]") {
-  // 100,000 updates to the same 100 keys with ~1 KiB values: database + WAL must stay under
-  // 10x the live data (100 x 1 KiB) at every checkpoint of the run, with automatic compaction.
+  // 100,000 updates to the same 1,000 keys with ~1 KiB values: database + WAL must stay under
+  // 10x the live data (1,000 x 1 KiB) at every checkpoint of the run, with automatic compaction.
+  // (With 100 keys one group-committed batch of 64 updates alone is 2/3 of the live data, and
+  // the WAL follows the largest transaction: the bound then depended on how the writer was
+  // scheduled.)
   TempDir dir;
   const std::string path = dir.File("db");
   BackendPtr b = MustOpen(path);
-  constexpr int kKeys = 100, kUpdates = 100000, kValue = 1024;
+  constexpr int kKeys = 1000, kUpdates = 100000, kValue = 1024;
   const std::string value(kValue, 'x');
   for (int k = 0; k < kKeys; ++k) REQUIRE(b->SubmitSync(Create("/registry/configmaps/default/cm-" + std::to_string(k), value)).ok());
   const int64_t live = kKeys * kValue;
@@ -284,7 +287,8 @@ TEST_CASE("sqlite: the file stays bounded under endless churn", "[store][sqlite]
   CHECK(st.compactions > 0);
   CHECK(st.checkpoints > 0);
   CHECK(b->CurrentRevision() == kKeys + kUpdates);
-  CHECK(b->CompactedRevision() > b->CurrentRevision() - 1000);
+  // At most history_revisions (1,000) kept, plus the half window compaction waits for.
+  CHECK(b->CompactedRevision() >= b->CurrentRevision() - 1500);
   auto l = b->List("/registry/", "", 0, 0);
   REQUIRE(l.ok());
   CHECK(l->kvs.size() == kKeys);

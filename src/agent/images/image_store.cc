@@ -607,11 +607,14 @@ StatusOr<Image> FileImageStore::CommitManifest(const std::string& manifest, cons
   std::vector<std::string> pinned = {manifest_digest, config_digest};
   for (const auto& l : layers) pinned.push_back(l.digest);
   for (const auto& d : pinned) Pin(d);
+  // Unpinned on the way out, and dropped if no image uses them any more: a concurrent commit of
+  // the same image from another manifest may have superseded this one while it was pinned.
   struct Unpinner {
     FileImageStore* s;
     std::vector<std::string>* d;
     ~Unpinner() {
       for (const auto& x : *d) s->Unpin(x);
+      s->DropUnreferencedBlobs(std::set<std::string>(d->begin(), d->end()));
     }
   } unpinner{this, &pinned};
 
