@@ -7,6 +7,8 @@
 #   - server RSS with NODES nodes and PODS pods.
 # Usage: test/bench/run_control_plane_bench.sh [BUILD_DIR] [NODES] [PODS] [DEPLOY]
 #        (as root; touches only its own netns and temp dir)
+# SERVER_WRAPPER (optional) prefixes the server's command line, e.g.
+#   SERVER_WRAPPER="heaptrack -o /tmp/cp.heap" to see the live heap by call site.
 set -euo pipefail
 BUILD=${1:-build}
 NODES=${2:-1000}
@@ -35,7 +37,7 @@ ip netns exec "$NS" ip link set lo up
 touch "$TMP/config.yaml"
 TLS="$TMP/data/server/tls"
 kc() { ip netns exec "$NS" kubectl --kubeconfig "$TMP/kc.yaml" "$@"; }
-ip netns exec "$NS" "$MINIK" server --config "$TMP/config.yaml" --data-dir "$TMP/data" \
+ip netns exec "$NS" ${SERVER_WRAPPER:-} "$MINIK" server --config "$TMP/config.yaml" --data-dir "$TMP/data" \
   --write-kubeconfig "$TMP/kc.yaml" --bind-address 127.0.0.1 --disable-agent --log-level warn \
   >>"$TMP/server.log" 2>&1 &
 PID=$!
