@@ -61,8 +61,12 @@ using CacheEventPtr = std::shared_ptr<const CacheEvent>;
 class WatchCache {
  public:
   struct Options {
-    // Recent events kept for watches that start from a past revision.
-    size_t event_capacity = 10000;
+    // Recent events kept for watches that start from a past revision (older ones get 410 Gone
+    // and relist, as from kube-apiserver's cache). Each event holds the object it replaced, so
+    // after a burst the history keeps about this many superseded documents alive: with 10,000 the
+    // server held 17 MB more at 30,000 pods (docs/BENCHMARKS.md). Bookmarks keep idle watchers'
+    // revisions inside the window.
+    size_t event_capacity = 2000;
     // Called on each freshly parsed value before it is shared (e.g. to set
     // metadata.resourceVersion from kv.mod_revision); nullptr = leave the document as parsed.
     std::function<void(JsonDoc& doc, const KeyValue& kv)> on_parse;
