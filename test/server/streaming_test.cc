@@ -447,9 +447,11 @@ PortForwardResult PortForwardProbe(const std::string& dir, const std::string& en
   PortForwardResult res;
   static int runs = 0;
   std::string name = "pf" + std::to_string(++runs);
-  std::string pf = "cd " + dir + " && env " + env + " HOME=" + dir + " KUBECONFIG=" + dir +
+  // Braces: `cd && a & echo $!` would background the whole list in a subshell (so $! is not
+  // `timeout`'s PID) and write the pid file in the test's working directory.
+  std::string pf = "cd " + dir + " && { env " + env + " HOME=" + dir + " KUBECONFIG=" + dir +
                    "/kubeconfig timeout 30 kubectl port-forward pod/p :" + std::to_string(port) + " >" + name +
-                   ".out 2>&1 & echo $! >" + name + ".pid";
+                   ".out 2>&1 & echo $! >" + name + ".pid; }";
   if (std::system(pf.c_str()) != 0) return res;
   int local = 0;
   std::regex re("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> " + std::to_string(port));

@@ -37,11 +37,6 @@ namespace st = streaming;
 namespace fs = std::filesystem;
 using runtime::ExecProcessPtr;
 
-// Writing to a closed pipe or socket must not kill the test process (the agent ignores SIGPIPE).
-struct IgnoreSigpipe {
-  IgnoreSigpipe() { signal(SIGPIPE, SIG_IGN); }
-} ignore_sigpipe;
-
 bool RunUntil(http::Loop& loop, const std::function<bool()>& cond, uint64_t timeout_ms = 3000) {
   auto tick = loop.AddTimer(2, 2, [] {});
   auto start = std::chrono::steady_clock::now();
