@@ -58,11 +58,13 @@ int main(int argc, char** argv) {
   std::vector<PodInfoPtr> pods;
   pods.reserve(num_pods);
 
+  // As the scheduler loop parses them: identical terms shared through one table.
+  PodTermsTable table;
   size_t before = InUse();
   for (const auto& text : texts) {
     auto d = ParseJson(text);
     if (!d.ok()) return 1;
-    auto p = ParsePod(*d);
+    auto p = ParsePod(*d, &table);
     if (!p.ok()) {
       std::fprintf(stderr, "%s\n", p.error().ToString().c_str());
       return 1;
@@ -83,7 +85,7 @@ int main(int argc, char** argv) {
   for (const auto& p : pods) cache.AddPod(p);
   size_t accounted = InUse();
 
-  std::printf("pods=%d sizeof(PodInfo)=%zu\n", num_pods, sizeof(PodInfo));
+  std::printf("pods=%d sizeof(PodInfo)=%zu distinct PodTerms=%zu\n", num_pods, sizeof(PodInfo), table.size());
   std::printf("PodInfo heap per pod: %.0f bytes (%.1f MB for %d pods)\n", double(parsed - before) / num_pods,
               double(parsed - before) / 1e6, num_pods);
   std::printf("Cache accounting per bound pod (uid map, node lists): %.0f bytes\n",
