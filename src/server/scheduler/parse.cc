@@ -146,8 +146,8 @@ Status ParseAffinityTerm(const JsonValue& t, const PodInfo& owner, int32_t weigh
     std::string extra = out->selector.String();
     for (const auto& k : keys->GetArray()) {
       std::string key = Str(&k);
-      auto it = owner.labels.find(key);
-      if (it == owner.labels.end()) continue;
+      auto it = owner.labels().find(key);
+      if (it == owner.labels().end()) continue;
       if (!extra.empty()) extra += ",";
       extra += key + std::string(op) + "(" + it->second + ")";
     }
@@ -330,8 +330,8 @@ StatusOr<std::shared_ptr<const PodTerms>> ParseTerms(const JsonValue& spec, cons
                                                                 !sc.selector.MatchesNothing()) {
         std::string s = sc.selector.String();
         for (const auto& k : keys->GetArray()) {
-          auto it = pod.labels.find(Str(&k));
-          if (it == pod.labels.end()) continue;
+          auto it = pod.labels().find(Str(&k));
+          if (it == pod.labels().end()) continue;
           if (!s.empty()) s += ",";
           s += it->first + "=" + it->second;
         }
@@ -387,6 +387,20 @@ std::string TermsKey(const JsonValue& spec, const JsonValue* meta, const PodInfo
   return key;
 }
 
+// metadata.labels, shared through the interner by the pods with the same JSON; null when none.
+std::shared_ptr<const Labels> InternLabels(const JsonValue* v, PodInterner* interner) {
+  if (!v || !v->IsObject() || v->ObjectEmpty()) return nullptr;
+  std::string key;
+  if (interner) {
+    AppendJson(*v, &key);
+    if (auto shared = interner->labels.Find(key)) return shared;
+  }
+  auto labels = std::make_shared<const Labels>(ParseLabels(v));
+  if (labels->empty()) return nullptr;
+  if (interner) interner->labels.Insert(std::move(key), labels);
+  return labels;
+}
+
 }  // namespace
 
 const PodTerms& PodInfo::terms() const {
@@ -394,27 +408,12 @@ const PodTerms& PodInfo::terms() const {
   return terms_ptr ? *terms_ptr : kNone;
 }
 
-StatusOr<std::shared_ptr<const PodTerms>> PodTermsTable::Intern(
-    std::string key, const std::function<StatusOr<std::shared_ptr<const PodTerms>>()>& make) {
-  auto it = table_.find(key);
-  if (it != table_.end()) {
-    if (auto shared = it->second.lock()) return shared;
-  }
-  auto made = make();
-  if (!made.ok()) return made;
-  if (it != table_.end()) {
-    it->second = *made;
-    return made;
-  }
-  if (table_.size() >= prune_at_) {
-    std::erase_if(table_, [](const auto& e) { return e.second.expired(); });
-    prune_at_ = std::max<size_t>(64, 2 * table_.size());
-  }
-  table_.emplace(std::move(key), *made);
-  return made;
+const Labels& PodInfo::labels() const {
+  static const Labels kNone;
+  return labels_ptr ? *labels_ptr : kNone;
 }
 
-StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodTermsTable* table) {
+StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodInterner* interner) {
   auto p = std::make_shared<PodInfo>();
   const JsonValue* meta = Member(pod, "metadata");
   static const JsonValue kEmpty(rapidjson::kObjectType);
@@ -426,7 +425,7 @@ StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodTermsTable* table) {
     p->uid = Str(Member(*meta, "uid"));
     const JsonValue* dt = Member(*meta, "deletionTimestamp");
     p->terminating = dt && !dt->IsNull();
-    p->labels = ParseLabels(Member(*meta, "labels"));
+    p->labels_ptr = InternLabels(Member(*meta, "labels"), interner);
     if (const JsonValue* owners = Member(*meta, "ownerReferences"); owners && owners->IsArray()) {
       for (const auto& o : owners->GetArray()) {
         if (GetBool(o, "controller").value_or(false)) controller_kind = Str(Member(o, "kind"));
@@ -460,10 +459,11 @@ StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodTermsTable* table) {
 
   std::string key = TermsKey(spec, meta, *p, controller_kind, host_ports);
   if (key.empty()) return PodInfoPtr(std::move(p));  // no terms: the shared empty PodTerms
-  auto make = [&] { return ParseTerms(spec, *p, std::move(controller_kind), std::move(host_ports)); };
-  auto terms = table ? table->Intern(std::move(key), make) : make();
+  if (interner && (p->terms_ptr = interner->terms.Find(key))) return PodInfoPtr(std::move(p));
+  auto terms = ParseTerms(spec, *p, std::move(controller_kind), std::move(host_ports));
   if (!terms.ok()) return terms.status();
   p->terms_ptr = std::move(terms).value();
+  if (interner) interner->terms.Insert(std::move(key), p->terms_ptr);
   return PodInfoPtr(std::move(p));
 }
 

@@ -176,7 +176,7 @@ bool NamespaceMatches(const AffinityTerm& t, const std::string& ns, const Option
 }
 
 bool TermMatchesPod(const AffinityTerm& t, const PodInfo& p, const Options& opts) {
-  return NamespaceMatches(t, p.namespace_, opts) && t.selector.Matches(p.labels);
+  return NamespaceMatches(t, p.namespace_, opts) && t.selector.Matches(p.labels());
 }
 
 bool MatchesAllTerms(const std::vector<AffinityTerm>& terms, const PodInfo& p, const Options& opts) {
@@ -191,7 +191,7 @@ int CountMatching(const std::vector<PodInfoPtr>& pods, const api::LabelSelector&
   int n = 0;
   for (const auto& p : pods) {
     if (p->terminating || p->namespace_ != ns) continue;
-    if (sel.Matches(p->labels)) ++n;
+    if (sel.Matches(p->labels())) ++n;
   }
   return n;
 }
@@ -394,7 +394,7 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
   for (size_t i = 0; i < s.hard.size(); ++i) {
     const SpreadConstraint& c = *s.hard[i];
     const std::string* v = Label(node.labels, c.topology_key);
-    int self = c.selector.Matches(pod.labels) ? 1 : 0;
+    int self = c.selector.Matches(pod.labels()) ? 1 : 0;
     auto it = s.hard_counts[i].find(*v);
     int match = it == s.hard_counts[i].end() ? 0 : it->second;
     if (match + self - s.hard_min[i] > c.max_skew)
@@ -461,7 +461,7 @@ std::optional<api::LabelSelector> DefaultSpreadSelector(const PodInfo& pod, cons
       pod.controller_kind() != "StatefulSet")
     return std::nullopt;
   std::map<std::string, std::string> set;
-  for (const auto& [k, v] : pod.labels) {
+  for (const auto& [k, v] : pod.labels()) {
     if (k == "statefulset.kubernetes.io/pod-name" || k == "apps.kubernetes.io/pod-index" ||
         k == "controller-revision-hash")
       continue;
@@ -765,7 +765,7 @@ void Cache::RemoveNode(std::string_view name) {
 }
 
 Status Cache::AddPod(const JsonValue& pod) {
-  auto p = ParsePod(pod, &terms_);
+  auto p = ParsePod(pod, &interner_);
   if (!p.ok()) return p.status();
   AddPod(std::move(p).value());
   return Status::OK();
@@ -777,19 +777,19 @@ void Cache::AddPod(PodInfoPtr pod) {
   std::string node = pod->node_name;
   auto it = node_index_.find(node);
   if (it != node_index_.end()) AddPodToNode(*nodes_[it->second], pod);
-  std::string uid = pod->uid;
-  pods_[uid] = {std::move(node), std::move(pod)};
+  std::string_view uid = pod->uid;  // the entry's own pod keeps the key alive
+  pods_.emplace(uid, std::pair(std::move(node), std::move(pod)));
 }
 
 void Cache::AssumePod(const PodInfoPtr& pod, std::string_view node) {
   RemovePod(pod->uid);
   auto it = node_index_.find(std::string(node));
   if (it != node_index_.end()) AddPodToNode(*nodes_[it->second], pod);
-  pods_[pod->uid] = {std::string(node), pod};
+  pods_.emplace(pod->uid, std::pair(std::string(node), pod));
 }
 
 void Cache::RemovePod(std::string_view uid) {
-  auto it = pods_.find(std::string(uid));
+  auto it = pods_.find(uid);
   if (it == pods_.end()) return;
   auto nit = node_index_.find(it->second.first);
   if (nit != node_index_.end()) RemovePodFromNode(*nodes_[nit->second], uid);
@@ -799,7 +799,7 @@ void Cache::RemovePod(std::string_view uid) {
 void Cache::CountPod(const PodInfo& pod, int32_t node_index, int delta) {
   if (pod.terminating) return;
   for (auto& [key, sc] : counts_) {
-    if (sc.ns == pod.namespace_ && sc.selector.Matches(pod.labels)) sc.per_node[node_index] += delta;
+    if (sc.ns == pod.namespace_ && sc.selector.Matches(pod.labels())) sc.per_node[node_index] += delta;
   }
 }
 
@@ -1053,10 +1053,10 @@ PreemptionResult Cache::Preempt(const PodInfo& pod, const ScheduleResult& failed
     std::vector<PodInfoPtr> violating, non_violating;
     for (const auto& p : potential) {
       bool violated = false;
-      if (!p->labels.empty()) {
+      if (!p->labels().empty()) {
         for (size_t i = 0; i < pdbs.size(); ++i) {
           const auto& pdb = pdbs[i];
-          if (pdb.namespace_ != p->namespace_ || pdb.selector.Empty() || !pdb.selector.Matches(p->labels)) continue;
+          if (pdb.namespace_ != p->namespace_ || pdb.selector.Empty() || !pdb.selector.Matches(p->labels())) continue;
           if (std::find(pdb.disrupted_pods.begin(), pdb.disrupted_pods.end(), p->name) != pdb.disrupted_pods.end())
             continue;
           if (--allowed[i] < 0) violated = true;

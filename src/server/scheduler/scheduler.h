@@ -34,6 +34,7 @@
 // immutable once parsed and may be shared between threads (std::shared_ptr<const PodInfo>).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -129,7 +131,7 @@ struct HostPort {
 
 // What a pod's spec says about where it may go (and, for the host ports and affinity terms, what
 // it asks of the pods that come after it on its node). Parsed once per distinct spec and shared:
-// through a PodTermsTable, every replica of a workload, and every bare pod that carries only the
+// every replica of a workload, and every bare pod that carries only the
 // two default NoExecute tolerations, holds one instance. Immutable.
 struct PodTerms {
   Labels node_selector;
@@ -159,7 +161,6 @@ struct PodInfo {
   std::string node_name;            // spec.nodeName
   std::string nominated_node_name;  // status.nominatedNodeName
   int64_t start_time = kNoStartTime;  // status.startTime, microseconds since the epoch
-  Labels labels;
   Resources requests;           // NodeResourcesFit: max(init) vs sum(containers) + overhead
   int64_t nonzero_milli_cpu = 0;  // scoring: missing cpu requests count as 100m
   int64_t nonzero_memory = 0;     // scoring: missing memory requests count as 200Mi
@@ -167,8 +168,10 @@ struct PodInfo {
   bool preempt_never = false;
   bool terminating = false;  // metadata.deletionTimestamp set
   bool finished = false;     // status.phase Succeeded or Failed
+  std::shared_ptr<const Labels> labels_ptr;   // null when the pod has no labels
   std::shared_ptr<const PodTerms> terms_ptr;  // null when the pod has none of them
 
+  const Labels& labels() const;
   const PodTerms& terms() const;
   const Labels& node_selector() const { return terms().node_selector; }
   const std::optional<std::vector<NodeSelectorTerm>>& required_node_affinity() const {
@@ -194,26 +197,44 @@ struct PodInfo {
 };
 using PodInfoPtr = std::shared_ptr<const PodInfo>;
 
-// Interns PodTerms by the pod fields they are parsed from (the JSON of nodeSelector, affinity,
-// tolerations and topologySpreadConstraints, the host ports, the controller kind, and the
-// namespace and labels when affinity or spread terms read them): pods with identical fields share
-// one instance. Holds weak references; expired entries are dropped as the table grows, so it
-// stays about twice the number of distinct live PodTerms. One thread (the owner's).
-class PodTermsTable {
+// Remembers immutable instances by a key (weakly), so that equal values parsed from different
+// pods are one instance. Expired entries are dropped as the table grows: it stays about twice the
+// number of distinct live instances. One thread (the owner's).
+template <class T>
+class InternTable {
  public:
-  // The instance remembered under key, or the one make() builds (then remembered).
-  StatusOr<std::shared_ptr<const PodTerms>> Intern(
-      std::string key, const std::function<StatusOr<std::shared_ptr<const PodTerms>>()>& make);
+  // The live instance remembered under key, or null.
+  std::shared_ptr<const T> Find(const std::string& key) const {
+    auto it = table_.find(key);
+    return it == table_.end() ? nullptr : it->second.lock();
+  }
+  // Remembers v under key (replacing an expired instance).
+  void Insert(std::string key, const std::shared_ptr<const T>& v) {
+    if (table_.size() >= prune_at_) {
+      std::erase_if(table_, [](const auto& e) { return e.second.expired(); });
+      prune_at_ = std::max<size_t>(64, 2 * table_.size());
+    }
+    table_.insert_or_assign(std::move(key), v);
+  }
   size_t size() const { return table_.size(); }
 
  private:
-  std::unordered_map<std::string, std::weak_ptr<const PodTerms>> table_;
+  std::unordered_map<std::string, std::weak_ptr<const T>> table_;
   size_t prune_at_ = 64;
 };
 
-// Parses a v1 Pod. Invalid quantities and selectors are Invalid errors. With a table, the pod's
-// PodTerms are shared with those of earlier pods with the same terms.
-StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodTermsTable* terms = nullptr);
+// What pods share, interned: PodTerms by the pod fields they are parsed from (the JSON of
+// nodeSelector, affinity, tolerations and topologySpreadConstraints, the host ports, the
+// controller kind, and the namespace and labels when affinity or spread terms read them), and
+// label sets by their JSON. One thread (the owner's).
+struct PodInterner {
+  InternTable<PodTerms> terms;
+  InternTable<Labels> labels;
+};
+
+// Parses a v1 Pod. Invalid quantities and selectors are Invalid errors. With an interner, the
+// pod's PodTerms and labels are shared with those of earlier pods with the same ones.
+StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodInterner* interner = nullptr);
 
 // One node with the pods bound to it and their precomputed aggregates.
 struct NodeInfo {
@@ -322,7 +343,7 @@ class Cache {
   void RemoveNode(std::string_view name);
   // Accounts a bound pod (spec.nodeName set) on its node. A pod on an unknown node is kept
   // and accounted when the node appears. Finished pods are ignored, as upstream's informer does.
-  // The JSON form parses the pod with the Cache's own PodTermsTable.
+  // The JSON form parses the pod with the Cache's own PodInterner.
   Status AddPod(const JsonValue& pod);
   void AddPod(PodInfoPtr pod);
   // Accounts `pod` on `node` as if bound (the scheduler's assume step).
@@ -357,12 +378,13 @@ class Cache {
   Options options_;
   std::vector<std::unique_ptr<NodeInfo>> nodes_;  // stable order (insertion)
   std::unordered_map<std::string, size_t> node_index_;
-  std::unordered_map<std::string, std::pair<std::string, PodInfoPtr>> pods_;  // uid -> (node, pod)
+  // uid -> (node, pod); the key views the uid of the pod its entry holds.
+  std::unordered_map<std::string_view, std::pair<std::string, PodInfoPtr>> pods_;
   size_t next_start_ = 0;
   uint64_t rng_;
   std::unordered_map<std::string, SelectorCounts> counts_;  // key: ns + '\0' + selector string
   uint64_t use_clock_ = 0;
-  PodTermsTable terms_;
+  PodInterner interner_;
 };
 
 // Convenience over a fresh Cache: nodes is a JSON array of Nodes, pods a JSON array of Pods

@@ -2,7 +2,8 @@
 // (a bare pod after admission: the ServiceAccount volume and mount, the two default NoExecute
 // tolerations, bound to a hollow node and Running) and reports the heap bytes per PodInfo
 // (glibc mallinfo2().uordblks before and after, chunk overhead included), then the bytes per pod
-// the Cache adds to account them on 1,000 nodes.
+// the Cache adds to account them on 1,000 nodes. Then the same for pods as a Deployment makes them
+// (two labels, a ReplicaSet owner), and both kinds parsed without a PodInterner (nothing shared).
 //   podinfo_bench [pods=30000] [nodes=1000]
 #include <malloc.h>
 
@@ -21,14 +22,19 @@ namespace {
 
 size_t InUse() { return mallinfo2().uordblks; }
 
-std::string PodJson(int i, int num_nodes) {
+std::string PodJson(int i, int num_nodes, bool deployment) {
   std::string n = std::to_string(i);
   char uid[40];
   std::snprintf(uid, sizeof(uid), "%08x-1b2c-4d3e-8f90-%012x", 0x5eed0000u + unsigned(i), unsigned(i) * 7919u);
   std::string node = "hollow-node-" + std::to_string(i % num_nodes);
+  std::string owner =
+      deployment ? R"(,"labels":{"app":"bench","pod-template-hash":"5d8f7c9b6d"},"ownerReferences":[{"apiVersion":)"
+                   R"("apps/v1","kind":"ReplicaSet","name":"bench-5d8f7c9b6d","uid":"0c6b2a1e-7d3f-4e5a-9b8c-1d2e3f4a5b6c",)"
+                   R"("controller":true,"blockOwnerDeletion":true}])"
+                 : "";
   return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p-)" + n + R"(","namespace":"bench","uid":")" + uid +
-         R"(","resourceVersion":")" + std::to_string(100000 + i) +
-         R"(","creationTimestamp":"2026-11-22T18:16:04Z"},"spec":{"volumes":[{"name":"kube-api-access-x7k2p",)"
+         R"(","resourceVersion":")" + std::to_string(100000 + i) + "\"" + owner +
+         R"(,"creationTimestamp":"2026-11-22T18:16:04Z"},"spec":{"volumes":[{"name":"kube-api-access-x7k2p",)"
          R"("projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},)"
          R"({"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},)"
          R"({"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],)"
@@ -46,28 +52,29 @@ std::string PodJson(int i, int num_nodes) {
          R"("qosClass":"Burstable","startTime":"2026-11-22T18:16:05Z"}})";
 }
 
-}  // namespace
+// Bytes per PodInfo parsed (with or without an interner) and per pod accounted in a Cache.
+struct Result {
+  double per_pod = 0;
+  double per_bound = 0;
+  size_t distinct_terms = 0;
+};
 
-int main(int argc, char** argv) {
-  int num_pods = argc > 1 ? std::atoi(argv[1]) : 30000;
-  int num_nodes = argc > 2 ? std::atoi(argv[2]) : 1000;
-  if (num_pods <= 0 || num_nodes <= 0) return 2;
+bool Measure(int num_pods, int num_nodes, bool deployment, bool intern, Result* out) {
   std::vector<std::string> texts;
   texts.reserve(num_pods);
-  for (int i = 0; i < num_pods; ++i) texts.push_back(PodJson(i, num_nodes));
+  for (int i = 0; i < num_pods; ++i) texts.push_back(PodJson(i, num_nodes, deployment));
   std::vector<PodInfoPtr> pods;
   pods.reserve(num_pods);
-
-  // As the scheduler loop parses them: identical terms shared through one table.
-  PodTermsTable table;
+  // As the scheduler loop parses them: identical terms and labels shared through one interner.
+  PodInterner interner;
   size_t before = InUse();
   for (const auto& text : texts) {
     auto d = ParseJson(text);
-    if (!d.ok()) return 1;
-    auto p = ParsePod(*d, &table);
+    if (!d.ok()) return false;
+    auto p = ParsePod(*d, intern ? &interner : nullptr);
     if (!p.ok()) {
       std::fprintf(stderr, "%s\n", p.error().ToString().c_str());
-      return 1;
+      return false;
     }
     pods.push_back(std::move(p).value());
   }
@@ -79,16 +86,34 @@ int main(int argc, char** argv) {
     auto d = ParseJson(R"({"metadata":{"name":")" + name + R"(","labels":{"kubernetes.io/hostname":")" + name +
                        R"("}},"status":{"allocatable":{"cpu":"4","memory":"32Gi","pods":"110"},)"
                        R"("conditions":[{"type":"Ready","status":"True"}]}})");
-    if (!d.ok() || !cache.UpsertNode(*d).ok()) return 1;
+    if (!d.ok() || !cache.UpsertNode(*d).ok()) return false;
   }
   size_t with_nodes = InUse();
   for (const auto& p : pods) cache.AddPod(p);
   size_t accounted = InUse();
+  out->per_pod = double(parsed - before) / num_pods;
+  out->per_bound = double(accounted - with_nodes) / num_pods;
+  out->distinct_terms = interner.terms.size();
+  return true;
+}
 
-  std::printf("pods=%d sizeof(PodInfo)=%zu distinct PodTerms=%zu\n", num_pods, sizeof(PodInfo), table.size());
-  std::printf("PodInfo heap per pod: %.0f bytes (%.1f MB for %d pods)\n", double(parsed - before) / num_pods,
-              double(parsed - before) / 1e6, num_pods);
-  std::printf("Cache accounting per bound pod (uid map, node lists): %.0f bytes\n",
-              double(accounted - with_nodes) / num_pods);
+}  // namespace
+
+int main(int argc, char** argv) {
+  int num_pods = argc > 1 ? std::atoi(argv[1]) : 30000;
+  int num_nodes = argc > 2 ? std::atoi(argv[2]) : 1000;
+  if (num_pods <= 0 || num_nodes <= 0) return 2;
+  std::printf("pods=%d nodes=%d sizeof(PodInfo)=%zu sizeof(PodTerms)=%zu\n", num_pods, num_nodes, sizeof(PodInfo),
+              sizeof(PodTerms));
+  for (bool deployment : {false, true}) {
+    for (bool intern : {true, false}) {
+      Result r;
+      if (!Measure(num_pods, num_nodes, deployment, intern, &r)) return 1;
+      std::printf("%-16s %-10s PodInfo heap per pod: %4.0f bytes (%.1f MB)  Cache accounting per bound pod: %3.0f bytes%s\n",
+                  deployment ? "deployment pods" : "bare bench pods", intern ? "interned" : "unshared", r.per_pod,
+                  r.per_pod * num_pods / 1e6, r.per_bound,
+                  intern ? (" (distinct PodTerms: " + std::to_string(r.distinct_terms) + ")").c_str() : "");
+    }
+  }
   return 0;
 }

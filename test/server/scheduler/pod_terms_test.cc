@@ -1,4 +1,4 @@
-// PodTerms shared between pods through a PodTermsTable, and start times as instants.
+// PodTerms shared between pods through a PodInterner, and start times as instants.
 #include <catch2/catch.hpp>
 
 #include "test_util.h"
@@ -8,7 +8,7 @@ using namespace minik::scheduler::testing;
 
 namespace {
 
-PodInfoPtr Parse(const std::string& json, PodTermsTable* table) {
+PodInfoPtr Parse(const std::string& json, PodInterner* table) {
   auto d = Json(json);
   auto p = ParsePod(d, table);
   if (!p.ok()) throw std::runtime_error("bad pod: " + p.error().message());
@@ -31,12 +31,12 @@ const std::string kDefaultTolerations =
 }  // namespace
 
 TEST_CASE("pods with identical terms share one PodTerms", "[podterms]") {
-  PodTermsTable table;
+  PodInterner table;
   auto a = Parse(PodIn("default", "a", R"("app":"x")", kDefaultTolerations), &table);
   auto b = Parse(PodIn("other", "b", R"("app":"y")", kDefaultTolerations), &table);
   REQUIRE(a->terms_ptr);
   CHECK(a->terms_ptr.get() == b->terms_ptr.get());
-  CHECK(table.size() == 1);
+  CHECK(table.terms.size() == 1);
   REQUIRE(a->tolerations().size() == 2);
   CHECK(a->tolerations()[1].key == "node.kubernetes.io/unreachable");
   CHECK(a->tolerations()[1].exists);
@@ -44,8 +44,8 @@ TEST_CASE("pods with identical terms share one PodTerms", "[podterms]") {
   // The pod's own fields stay its own.
   CHECK(a->namespace_ == "default");
   CHECK(b->namespace_ == "other");
-  CHECK(a->labels.at("app") == "x");
-  CHECK(b->labels.at("app") == "y");
+  CHECK(a->labels().at("app") == "x");
+  CHECK(b->labels().at("app") == "y");
 
   // Any difference in the terms is another instance.
   auto c = Parse(PodIn("default", "c", "", kDefaultTolerations + R"(,"nodeSelector":{"disk":"ssd"})"), &table);
@@ -85,14 +85,24 @@ TEST_CASE("pods with identical terms share one PodTerms", "[podterms]") {
   CHECK_FALSE(bare->required_node_affinity());
   CHECK_FALSE(bare->HasAffinity());
 
+  // Label sets are shared by their JSON.
+  auto x2 = Parse(PodIn("other", "x2", R"("app":"x")", ""), &table);
+  CHECK(x2->labels_ptr == a->labels_ptr);
+  CHECK(b->labels_ptr != a->labels_ptr);
+  CHECK_FALSE(bare->labels_ptr);
+  CHECK(bare->labels().empty());
+
   // Without a table every pod parses its own (equal) terms.
   auto f = Parse(PodIn("default", "f", "", kDefaultTolerations), nullptr);
   CHECK(f->terms_ptr != a->terms_ptr);
   CHECK(f->tolerations().size() == 2);
+  auto x3 = Parse(PodIn("other", "x3", R"("app":"x")", ""), nullptr);
+  CHECK(x3->labels_ptr != a->labels_ptr);
+  CHECK(x3->labels() == a->labels());
 }
 
 TEST_CASE("terms that read the pod's namespace or labels are shared only with the same ones", "[podterms]") {
-  PodTermsTable table;
+  PodInterner table;
   // Pod affinity terms without namespaces select the pod's own namespace.
   const std::string anti =
       R"("affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":)"
@@ -125,14 +135,14 @@ TEST_CASE("terms that read the pod's namespace or labels are shared only with th
 }
 
 TEST_CASE("the PodTerms table forgets terms no pod holds any more", "[podterms]") {
-  PodTermsTable table;
+  PodInterner table;
   auto selector = [](int i) { return R"("nodeSelector":{"n":")" + std::to_string(i) + R"("})"; };
   std::vector<PodInfoPtr> held;
   for (int i = 0; i < 100; ++i) held.push_back(Parse(PodIn("default", "p", "", selector(i)), &table));
-  CHECK(table.size() == 100);  // all alive: all remembered
+  CHECK(table.terms.size() == 100);  // all alive: all remembered
   held.clear();
   for (int i = 100; i < 300; ++i) Parse(PodIn("default", "p", "", selector(i)), &table);
-  CHECK(table.size() < 200);  // expired entries are dropped as the table grows
+  CHECK(table.terms.size() < 200);  // expired entries are dropped as the table grows
   // A key whose instance expired gets a new, correct one.
   auto again = Parse(PodIn("default", "p", "", selector(7)), &table);
   CHECK(again->node_selector().at("n") == "7");
@@ -143,10 +153,10 @@ TEST_CASE("the PodTerms table forgets terms no pod holds any more", "[podterms]"
   auto d = Json(PodIn("default", "bad", "",
                       R"("affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":)"
                       R"([{"matchExpressions":[{"key":"k","operator":"Near"}]}]}}})"));
-  size_t before = table.size();
+  size_t before = table.terms.size();
   CHECK_FALSE(ParsePod(d, &table).ok());
   CHECK_FALSE(ParsePod(d, &table).ok());
-  CHECK(table.size() == before);
+  CHECK(table.terms.size() == before);
 }
 
 TEST_CASE("preemption compares start times as instants, a pod without one last", "[podterms][preemption]") {
