@@ -130,8 +130,8 @@ struct HostPort {
 };
 
 // What a pod's spec says about where it may go (and, for the host ports and affinity terms, what
-// it asks of the pods that come after it on its node). Parsed once per distinct spec and shared:
-// every replica of a workload, and every bare pod that carries only the
+// it asks of the pods that come after it on its node). Parsed once per distinct spec and shared
+// through a PodInterner: every replica of a workload, and every bare pod that carries only the
 // two default NoExecute tolerations, holds one instance. Immutable.
 struct PodTerms {
   Labels node_selector;
@@ -152,8 +152,8 @@ struct PodTerms {
 // stands in "now" for it).
 constexpr int64_t kNoStartTime = INT64_MAX;
 
-// A pod, parsed once. Immutable after ParsePod. What only differs between workloads lives in the
-// shared PodTerms, read through the accessors below; the rest is this pod's own.
+// A pod, parsed once. Immutable after ParsePod. What the pods of a workload have in common (its
+// PodTerms and its labels) is shared, read through the accessors below; the rest is its own.
 struct PodInfo {
   std::string namespace_;
   std::string name;
