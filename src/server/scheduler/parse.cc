@@ -1,7 +1,9 @@
 // Parsing of Pods, Nodes and PodDisruptionBudgets into the scheduler's precomputed forms.
 #include <algorithm>
+#include <chrono>
 #include <string>
 
+#include "common/clock.h"
 #include "server/scheduler/quantity.h"
 #include "server/scheduler/scheduler.h"
 
@@ -144,8 +146,8 @@ Status ParseAffinityTerm(const JsonValue& t, const PodInfo& owner, int32_t weigh
     std::string extra = out->selector.String();
     for (const auto& k : keys->GetArray()) {
       std::string key = Str(&k);
-      auto it = owner.labels.find(key);
-      if (it == owner.labels.end()) continue;
+      auto it = owner.labels().find(key);
+      if (it == owner.labels().end()) continue;
       if (!extra.empty()) extra += ",";
       extra += key + std::string(op) + "(" + it->second + ")";
     }
@@ -179,7 +181,7 @@ Status ParseAffinityTerm(const JsonValue& t, const PodInfo& owner, int32_t weigh
   return Status::OK();
 }
 
-Status ParseAffinityTerms(const JsonValue* aff, const char* kind, PodInfo& pod, std::vector<AffinityTerm>* req,
+Status ParseAffinityTerms(const JsonValue* aff, const char* kind, const PodInfo& pod, std::vector<AffinityTerm>* req,
                           std::vector<AffinityTerm>* pref) {
   const JsonValue* a = aff ? Member(*aff, kind) : nullptr;
   if (!a || !a->IsObject()) return Status::OK();
@@ -264,45 +266,14 @@ bool Toleration::Tolerates(const Taint& t) const {
   return exists || value == t.value;
 }
 
-StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod) {
-  auto p = std::make_shared<PodInfo>();
-  const JsonValue* meta = Member(pod, "metadata");
-  static const JsonValue kEmpty(rapidjson::kObjectType);
-  const JsonValue& spec = Member(pod, "spec") ? *Member(pod, "spec") : kEmpty;
-  if (meta) {
-    p->namespace_ = Str(Member(*meta, "namespace"));
-    p->name = Str(Member(*meta, "name"));
-    p->uid = Str(Member(*meta, "uid"));
-    p->creation_timestamp = Str(Member(*meta, "creationTimestamp"));
-    const JsonValue* dt = Member(*meta, "deletionTimestamp");
-    p->terminating = dt && !dt->IsNull();
-    p->labels = ParseLabels(Member(*meta, "labels"));
-    if (const JsonValue* owners = Member(*meta, "ownerReferences"); owners && owners->IsArray()) {
-      for (const auto& o : owners->GetArray()) {
-        if (GetBool(o, "controller").value_or(false)) p->controller_kind = Str(Member(o, "kind"));
-      }
-    }
-  }
-  if (p->namespace_.empty()) p->namespace_ = "default";
-  if (p->uid.empty()) p->uid = p->namespace_ + "/" + p->name;
-  if (const JsonValue* st = Member(pod, "status")) {
-    p->nominated_node_name = Str(Member(*st, "nominatedNodeName"));
-    p->start_time = Str(Member(*st, "startTime"));
-    auto phase = GetString(*st, "phase");
-    p->finished = phase == "Succeeded" || phase == "Failed";
-  }
-  p->node_name = Str(Member(spec, "nodeName"));
-  p->priority = static_cast<int32_t>(GetInt(spec, "priority").value_or(0));
-  p->preempt_never = GetString(spec, "preemptionPolicy") == "Never";
+namespace {
 
-  MINIK_RETURN_IF_ERROR(PodRequests(spec, false, &p->requests));
-  Resources nz;
-  MINIK_RETURN_IF_ERROR(PodRequests(spec, true, &nz));
-  p->nonzero_milli_cpu = nz.milli_cpu;
-  p->nonzero_memory = nz.memory;
-
-  AddPorts(Member(spec, "initContainers"), true, &p->host_ports);
-  AddPorts(Member(spec, "containers"), false, &p->host_ports);
+// The PodTerms of a pod whose own fields (namespace, labels) p already holds.
+StatusOr<std::shared_ptr<const PodTerms>> ParseTerms(const JsonValue& spec, const PodInfo& pod, std::string controller_kind,
+                                                     std::vector<HostPort> host_ports) {
+  auto p = std::make_shared<PodTerms>();
+  p->controller_kind = std::move(controller_kind);
+  p->host_ports = std::move(host_ports);
   p->node_selector = ParseLabels(Member(spec, "nodeSelector"));
 
   if (const JsonValue* tols = Member(spec, "tolerations"); tols && tols->IsArray()) {
@@ -341,9 +312,9 @@ StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod) {
         }
       }
     }
-    MINIK_RETURN_IF_ERROR(ParseAffinityTerms(aff, "podAffinity", *p, &p->required_affinity, &p->preferred_affinity));
+    MINIK_RETURN_IF_ERROR(ParseAffinityTerms(aff, "podAffinity", pod, &p->required_affinity, &p->preferred_affinity));
     MINIK_RETURN_IF_ERROR(
-        ParseAffinityTerms(aff, "podAntiAffinity", *p, &p->required_anti_affinity, &p->preferred_anti_affinity));
+        ParseAffinityTerms(aff, "podAntiAffinity", pod, &p->required_anti_affinity, &p->preferred_anti_affinity));
   }
 
   if (const JsonValue* tscs = Member(spec, "topologySpreadConstraints"); tscs && tscs->IsArray()) {
@@ -359,8 +330,8 @@ StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod) {
                                                                 !sc.selector.MatchesNothing()) {
         std::string s = sc.selector.String();
         for (const auto& k : keys->GetArray()) {
-          auto it = p->labels.find(Str(&k));
-          if (it == p->labels.end()) continue;
+          auto it = pod.labels().find(Str(&k));
+          if (it == pod.labels().end()) continue;
           if (!s.empty()) s += ",";
           s += it->first + "=" + it->second;
         }
@@ -374,6 +345,125 @@ StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod) {
       p->spread_constraints.push_back(std::move(sc));
     }
   }
+  return std::shared_ptr<const PodTerms>(std::move(p));
+}
+
+// Appends s to key with its length first, so that concatenated fields cannot run into each other.
+void AppendField(std::string* key, char tag, std::string_view s) {
+  key->push_back(tag);
+  key->append(std::to_string(s.size()));
+  key->push_back(':');
+  key->append(s);
+}
+
+void AppendJsonField(std::string* key, char tag, const JsonValue* v) {
+  if (!v || v->IsNull()) return;
+  std::string json;
+  AppendJson(*v, &json);
+  AppendField(key, tag, json);
+}
+
+// Everything ParseTerms reads, serialized; empty when the pod has none of the terms.
+std::string TermsKey(const JsonValue& spec, const JsonValue* meta, const PodInfo& pod, std::string_view controller_kind,
+                     const std::vector<HostPort>& host_ports) {
+  std::string key;
+  if (!controller_kind.empty()) AppendField(&key, 'k', controller_kind);
+  AppendJsonField(&key, 's', Member(spec, "nodeSelector"));
+  AppendJsonField(&key, 't', Member(spec, "tolerations"));
+  const JsonValue* aff = Member(spec, "affinity");
+  const JsonValue* tsc = Member(spec, "topologySpreadConstraints");
+  AppendJsonField(&key, 'a', aff);
+  AppendJsonField(&key, 'c', tsc);
+  for (const auto& hp : host_ports) {
+    AppendField(&key, 'p', std::to_string(hp.port));
+    AppendField(&key, 'r', hp.protocol);
+    AppendField(&key, 'i', hp.ip);
+  }
+  // Pod affinity terms default to the pod's namespace; matchLabelKeys read its labels.
+  if ((aff && !aff->IsNull()) || (tsc && !tsc->IsNull())) {
+    AppendField(&key, 'n', pod.namespace_);
+    AppendJsonField(&key, 'l', meta ? Member(*meta, "labels") : nullptr);
+  }
+  return key;
+}
+
+// metadata.labels, shared through the interner by the pods with the same JSON; null when none.
+std::shared_ptr<const Labels> InternLabels(const JsonValue* v, PodInterner* interner) {
+  if (!v || !v->IsObject() || v->ObjectEmpty()) return nullptr;
+  std::string key;
+  if (interner) {
+    AppendJson(*v, &key);
+    if (auto shared = interner->labels.Find(key)) return shared;
+  }
+  auto labels = std::make_shared<const Labels>(ParseLabels(v));
+  if (labels->empty()) return nullptr;
+  if (interner) interner->labels.Insert(std::move(key), labels);
+  return labels;
+}
+
+}  // namespace
+
+const PodTerms& PodInfo::terms() const {
+  static const PodTerms kNone;
+  return terms_ptr ? *terms_ptr : kNone;
+}
+
+const Labels& PodInfo::labels() const {
+  static const Labels kNone;
+  return labels_ptr ? *labels_ptr : kNone;
+}
+
+StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodInterner* interner) {
+  auto p = std::make_shared<PodInfo>();
+  const JsonValue* meta = Member(pod, "metadata");
+  static const JsonValue kEmpty(rapidjson::kObjectType);
+  const JsonValue& spec = Member(pod, "spec") ? *Member(pod, "spec") : kEmpty;
+  std::string controller_kind;
+  if (meta) {
+    p->namespace_ = Str(Member(*meta, "namespace"));
+    p->name = Str(Member(*meta, "name"));
+    p->uid = Str(Member(*meta, "uid"));
+    const JsonValue* dt = Member(*meta, "deletionTimestamp");
+    p->terminating = dt && !dt->IsNull();
+    p->labels_ptr = InternLabels(Member(*meta, "labels"), interner);
+    if (const JsonValue* owners = Member(*meta, "ownerReferences"); owners && owners->IsArray()) {
+      for (const auto& o : owners->GetArray()) {
+        if (GetBool(o, "controller").value_or(false)) controller_kind = Str(Member(o, "kind"));
+      }
+    }
+  }
+  if (p->namespace_.empty()) p->namespace_ = "default";
+  if (p->uid.empty()) p->uid = p->namespace_ + "/" + p->name;
+  if (const JsonValue* st = Member(pod, "status")) {
+    p->nominated_node_name = Str(Member(*st, "nominatedNodeName"));
+    TimePoint start;
+    if (auto s = GetString(*st, "startTime"); s && ParseRFC3339(*s, &start)) {
+      p->start_time = std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
+    }
+    auto phase = GetString(*st, "phase");
+    p->finished = phase == "Succeeded" || phase == "Failed";
+  }
+  p->node_name = Str(Member(spec, "nodeName"));
+  p->priority = static_cast<int32_t>(GetInt(spec, "priority").value_or(0));
+  p->preempt_never = GetString(spec, "preemptionPolicy") == "Never";
+
+  MINIK_RETURN_IF_ERROR(PodRequests(spec, false, &p->requests));
+  Resources nz;
+  MINIK_RETURN_IF_ERROR(PodRequests(spec, true, &nz));
+  p->nonzero_milli_cpu = nz.milli_cpu;
+  p->nonzero_memory = nz.memory;
+
+  std::vector<HostPort> host_ports;
+  AddPorts(Member(spec, "initContainers"), true, &host_ports);
+  AddPorts(Member(spec, "containers"), false, &host_ports);
+
+  std::string key = TermsKey(spec, meta, *p, controller_kind, host_ports);
+  if (key.empty()) return PodInfoPtr(std::move(p));  // no terms: the shared empty PodTerms
+  if (interner && (p->terms_ptr = interner->terms.Find(key))) return PodInfoPtr(std::move(p));
+  auto terms = ParseTerms(spec, *p, std::move(controller_kind), std::move(host_ports));
+  if (!terms.ok()) return terms.status();
+  p->terms_ptr = std::move(terms).value();
+  if (interner) interner->terms.Insert(std::move(key), p->terms_ptr);
   return PodInfoPtr(std::move(p));
 }
 
@@ -454,13 +544,13 @@ void NodeInfo::AddPod(PodInfoPtr pod) {
   requested.Add(pod->requests);
   nonzero_milli_cpu += pod->nonzero_milli_cpu;
   nonzero_memory += pod->nonzero_memory;
-  for (const auto& hp : pod->host_ports) {
+  for (const auto& hp : pod->host_ports()) {
     auto it = std::find_if(used_ports.begin(), used_ports.end(), [&](const auto& e) { return e.first == hp; });
     if (it != used_ports.end()) ++it->second;
     else used_ports.emplace_back(hp, 1);
   }
   if (pod->HasAffinity()) ++pods_with_affinity;
-  if (!pod->required_anti_affinity.empty()) ++pods_with_required_anti_affinity;
+  if (!pod->required_anti_affinity().empty()) ++pods_with_required_anti_affinity;
   pods.push_back(std::move(pod));
 }
 
@@ -471,12 +561,12 @@ bool NodeInfo::RemovePod(std::string_view uid) {
   requested.Add(pod.requests, -1);
   nonzero_milli_cpu -= pod.nonzero_milli_cpu;
   nonzero_memory -= pod.nonzero_memory;
-  for (const auto& hp : pod.host_ports) {
+  for (const auto& hp : pod.host_ports()) {
     auto pit = std::find_if(used_ports.begin(), used_ports.end(), [&](const auto& e) { return e.first == hp; });
     if (pit != used_ports.end() && --pit->second == 0) used_ports.erase(pit);
   }
   if (pod.HasAffinity()) --pods_with_affinity;
-  if (!pod.required_anti_affinity.empty()) --pods_with_required_anti_affinity;
+  if (!pod.required_anti_affinity().empty()) --pods_with_required_anti_affinity;
   // Swap-remove: pod order on a node carries no meaning.
   *it = std::move(pods.back());
   pods.pop_back();

@@ -110,13 +110,13 @@ bool TermMatches(const NodeSelectorTerm& t, const NodeInfo& node) {
 
 // NodeAffinity's required part: nodeSelector and required node affinity terms.
 bool MatchesNodeSelectorAndAffinity(const PodInfo& pod, const NodeInfo& node) {
-  for (const auto& [k, v] : pod.node_selector) {
+  for (const auto& [k, v] : pod.node_selector()) {
     const std::string* have = Label(node.labels, k);
     if (!have || *have != v) return false;
   }
-  if (pod.required_node_affinity) {
+  if (pod.required_node_affinity()) {
     bool any = false;
-    for (const auto& t : *pod.required_node_affinity) {
+    for (const auto& t : *pod.required_node_affinity()) {
       if (TermMatches(t, node)) {
         any = true;
         break;
@@ -137,7 +137,7 @@ bool Tolerated(const std::vector<Toleration>& tols, const Taint& t) {
 const Taint* FirstUntoleratedTaint(const PodInfo& pod, const NodeInfo& node) {
   for (const auto& t : node.taints) {
     if (t.effect != TaintEffect::kNoSchedule && t.effect != TaintEffect::kNoExecute) continue;
-    if (!Tolerated(pod.tolerations, t)) return &t;
+    if (!Tolerated(pod.tolerations(), t)) return &t;
   }
   return nullptr;
 }
@@ -176,7 +176,7 @@ bool NamespaceMatches(const AffinityTerm& t, const std::string& ns, const Option
 }
 
 bool TermMatchesPod(const AffinityTerm& t, const PodInfo& p, const Options& opts) {
-  return NamespaceMatches(t, p.namespace_, opts) && t.selector.Matches(p.labels);
+  return NamespaceMatches(t, p.namespace_, opts) && t.selector.Matches(p.labels());
 }
 
 bool MatchesAllTerms(const std::vector<AffinityTerm>& terms, const PodInfo& p, const Options& opts) {
@@ -191,7 +191,7 @@ int CountMatching(const std::vector<PodInfoPtr>& pods, const api::LabelSelector&
   int n = 0;
   for (const auto& p : pods) {
     if (p->terminating || p->namespace_ != ns) continue;
-    if (sel.Matches(p->labels)) ++n;
+    if (sel.Matches(p->labels())) ++n;
   }
   return n;
 }
@@ -216,9 +216,7 @@ class Counter {
 // MoreImportantPod: higher priority, then earlier start.
 bool MoreImportant(const PodInfo& a, const PodInfo& b) {
   if (a.priority != b.priority) return a.priority > b.priority;
-  const std::string& sa = a.start_time.empty() ? std::string("\x7f") : a.start_time;
-  const std::string& sb = b.start_time.empty() ? std::string("\x7f") : b.start_time;
-  return sa < sb;
+  return a.start_time < b.start_time;  // a pod without one (kNoStartTime) comes last
 }
 
 }  // namespace
@@ -255,10 +253,10 @@ void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, C
   s->pod = &pod;
   s->opts = &opts;
   // NodeAffinity: node names from matchFields.
-  if (pod.required_node_affinity && !pod.required_node_affinity->empty()) {
+  if (pod.required_node_affinity() && !pod.required_node_affinity()->empty()) {
     std::unordered_set<std::string> names;
     bool restrict = true;
-    for (const auto& t : *pod.required_node_affinity) {
+    for (const auto& t : *pod.required_node_affinity()) {
       std::optional<std::unordered_set<std::string>> term_names;
       for (const auto& r : t.match_fields) {
         if (r.key != "metadata.name" || r.op != SelectorOp::kIn) continue;
@@ -282,7 +280,7 @@ void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, C
     if (restrict) s->node_names = std::move(names);
   }
   // PodTopologySpread: counts of matching pods per domain over the eligible nodes.
-  for (const auto& c : pod.spread_constraints) {
+  for (const auto& c : pod.spread_constraints()) {
     if (c.do_not_schedule) s->hard.push_back(&c);
   }
   if (!s->hard.empty()) {
@@ -314,11 +312,11 @@ void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, C
     }
   }
   // InterPodAffinity.
-  bool incoming = !pod.required_affinity.empty() || !pod.required_anti_affinity.empty();
+  bool incoming = !pod.required_affinity().empty() || !pod.required_anti_affinity().empty();
   for (const NodeInfo* n : nodes) {
     if (n->pods_with_required_anti_affinity > 0) {
       for (const auto& ep : n->pods) {
-        for (const auto& t : ep->required_anti_affinity) {
+        for (const auto& t : ep->required_anti_affinity()) {
           if (!TermMatchesPod(t, pod, opts)) continue;
           if (const std::string* v = Label(n->labels, t.topology_key)) ++s->existing_anti[PairKey(t.topology_key, *v)];
         }
@@ -326,12 +324,12 @@ void PreFilter(const PodInfo& pod, const NodeList& nodes, const Options& opts, C
     }
     if (!incoming) continue;
     for (const auto& ep : n->pods) {
-      if (!pod.required_affinity.empty() && MatchesAllTerms(pod.required_affinity, *ep, opts)) {
-        for (const auto& t : pod.required_affinity) {
+      if (!pod.required_affinity().empty() && MatchesAllTerms(pod.required_affinity(), *ep, opts)) {
+        for (const auto& t : pod.required_affinity()) {
           if (const std::string* v = Label(n->labels, t.topology_key)) ++s->affinity_counts[PairKey(t.topology_key, *v)];
         }
       }
-      for (const auto& t : pod.required_anti_affinity) {
+      for (const auto& t : pod.required_anti_affinity()) {
         if (!TermMatchesPod(t, *ep, opts)) continue;
         if (const std::string* v = Label(n->labels, t.topology_key)) ++s->anti_counts[PairKey(t.topology_key, *v)];
       }
@@ -354,7 +352,7 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
   // NodeUnschedulable.
   if (node.unschedulable) {
     static const Taint kUnsched{"node.kubernetes.io/unschedulable", "", TaintEffect::kNoSchedule};
-    if (!Tolerated(pod.tolerations, kUnsched))
+    if (!Tolerated(pod.tolerations(), kUnsched))
       return Fail(st, Code::kUnschedulableAndUnresolvable, "NodeUnschedulable", kReasonUnschedulable);
   }
   // NodeName.
@@ -369,7 +367,7 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
   if (!MatchesNodeSelectorAndAffinity(pod, node))
     return Fail(st, Code::kUnschedulableAndUnresolvable, "NodeAffinity", kReasonNodeAffinity);
   // NodePorts.
-  for (const auto& want : pod.host_ports) {
+  for (const auto& want : pod.host_ports()) {
     for (const auto& [used, count] : node.used_ports) {
       if (PortsConflict(want, used)) return Fail(st, Code::kUnschedulable, "NodePorts", kReasonNodePorts);
     }
@@ -396,7 +394,7 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
   for (size_t i = 0; i < s.hard.size(); ++i) {
     const SpreadConstraint& c = *s.hard[i];
     const std::string* v = Label(node.labels, c.topology_key);
-    int self = c.selector.Matches(pod.labels) ? 1 : 0;
+    int self = c.selector.Matches(pod.labels()) ? 1 : 0;
     auto it = s.hard_counts[i].find(*v);
     int match = it == s.hard_counts[i].end() ? 0 : it->second;
     if (match + self - s.hard_min[i] > c.max_skew)
@@ -404,9 +402,9 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
   }
   // InterPodAffinity.
   if (s.has_interpod) {
-    if (!pod.required_affinity.empty()) {
+    if (!pod.required_affinity().empty()) {
       bool pods_exist = true;
-      for (const auto& t : pod.required_affinity) {
+      for (const auto& t : pod.required_affinity()) {
         const std::string* v = Label(node.labels, t.topology_key);
         if (!v) return Fail(st, Code::kUnschedulableAndUnresolvable, "InterPodAffinity", kReasonAffinity);
         auto it = s.affinity_counts.find(PairKey(t.topology_key, *v));
@@ -414,11 +412,11 @@ bool RunFilters(const CycleState& s, const NodeInfo& node, NodeStatus* st) {
       }
       // The first pod of a group with affinity to itself may go anywhere with the topologies.
       if (!pods_exist &&
-          !(s.affinity_counts.empty() && MatchesAllTerms(pod.required_affinity, pod, *s.opts)))
+          !(s.affinity_counts.empty() && MatchesAllTerms(pod.required_affinity(), pod, *s.opts)))
         return Fail(st, Code::kUnschedulableAndUnresolvable, "InterPodAffinity", kReasonAffinity);
     }
     if (!s.anti_counts.empty()) {
-      for (const auto& t : pod.required_anti_affinity) {
+      for (const auto& t : pod.required_anti_affinity()) {
         const std::string* v = Label(node.labels, t.topology_key);
         if (!v) continue;
         auto it = s.anti_counts.find(PairKey(t.topology_key, *v));
@@ -459,11 +457,11 @@ int64_t LeastRequested(int64_t requested, int64_t capacity) {
 // Default spread constraints for a pod without its own (system defaulting).
 std::optional<api::LabelSelector> DefaultSpreadSelector(const PodInfo& pod, const Options& opts) {
   if (opts.default_spread_selector) return opts.default_spread_selector(pod);
-  if (pod.controller_kind != "ReplicaSet" && pod.controller_kind != "ReplicationController" &&
-      pod.controller_kind != "StatefulSet")
+  if (pod.controller_kind() != "ReplicaSet" && pod.controller_kind() != "ReplicationController" &&
+      pod.controller_kind() != "StatefulSet")
     return std::nullopt;
   std::map<std::string, std::string> set;
-  for (const auto& [k, v] : pod.labels) {
+  for (const auto& [k, v] : pod.labels()) {
     if (k == "statefulset.kubernetes.io/pod-name" || k == "apps.kubernetes.io/pod-index" ||
         k == "controller-revision-hash")
       continue;
@@ -483,7 +481,7 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
   // TaintToleration (weight 3): intolerable PreferNoSchedule taints, fewer is better.
   {
     std::vector<const Toleration*> tols;
-    for (const auto& t : pod.tolerations) {
+    for (const auto& t : pod.tolerations()) {
       if (!t.effect || *t.effect == TaintEffect::kPreferNoSchedule) tols.push_back(&t);
     }
     for (size_t i = 0; i < n; ++i) {
@@ -505,10 +503,10 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
     for (size_t i = 0; i < n; ++i) total[i] += 3 * sc[i];
   }
   // NodeAffinity (weight 2): sum of matching preferred terms' weights.
-  if (!pod.preferred_node_affinity.empty()) {
+  if (!pod.preferred_node_affinity().empty()) {
     for (size_t i = 0; i < n; ++i) {
       int64_t s = 0;
-      for (const auto& t : pod.preferred_node_affinity) {
+      for (const auto& t : pod.preferred_node_affinity()) {
         if (t.weight != 0 && TermMatches(t.preference, *feasible[i])) s += t.weight;
       }
       sc[i] = s;
@@ -548,7 +546,7 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
   {
     std::vector<SpreadConstraint> soft;
     bool system_defaulted = false;
-    if (pod.spread_constraints.empty()) {
+    if (pod.spread_constraints().empty()) {
       if (auto sel = DefaultSpreadSelector(pod, opts)) {
         SpreadConstraint h;
         h.max_skew = 3;
@@ -562,7 +560,7 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
         system_defaulted = true;
       }
     } else {
-      for (const auto& c : pod.spread_constraints) {
+      for (const auto& c : pod.spread_constraints()) {
         if (!c.do_not_schedule) soft.push_back(c);
       }
     }
@@ -648,7 +646,7 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
   }
   // InterPodAffinity (weight 2).
   {
-    bool has_pref = !pod.preferred_affinity.empty() || !pod.preferred_anti_affinity.empty();
+    bool has_pref = !pod.preferred_affinity().empty() || !pod.preferred_anti_affinity().empty();
     std::unordered_map<std::string, int64_t> tp;
     auto add = [&](const NodeInfo& node, const std::string& key, int64_t w) {
       if (w == 0) return;
@@ -658,21 +656,21 @@ std::vector<int64_t> ScoreNodes(const PodInfo& pod, const NodeList& feasible, co
       if (!has_pref && node->pods_with_affinity == 0) continue;
       for (const auto& ep : node->pods) {
         if (has_pref) {
-          for (const auto& t : pod.preferred_affinity) {
+          for (const auto& t : pod.preferred_affinity()) {
             if (TermMatchesPod(t, *ep, opts)) add(*node, t.topology_key, t.weight);
           }
-          for (const auto& t : pod.preferred_anti_affinity) {
+          for (const auto& t : pod.preferred_anti_affinity()) {
             if (TermMatchesPod(t, *ep, opts)) add(*node, t.topology_key, -t.weight);
           }
         }
         if (!ep->HasAffinity()) continue;
-        for (const auto& t : ep->required_affinity) {
+        for (const auto& t : ep->required_affinity()) {
           if (TermMatchesPod(t, pod, opts)) add(*node, t.topology_key, 1);  // hardPodAffinityWeight
         }
-        for (const auto& t : ep->preferred_affinity) {
+        for (const auto& t : ep->preferred_affinity()) {
           if (TermMatchesPod(t, pod, opts)) add(*node, t.topology_key, t.weight);
         }
-        for (const auto& t : ep->preferred_anti_affinity) {
+        for (const auto& t : ep->preferred_anti_affinity()) {
           if (TermMatchesPod(t, pod, opts)) add(*node, t.topology_key, -t.weight);
         }
       }
@@ -767,7 +765,7 @@ void Cache::RemoveNode(std::string_view name) {
 }
 
 Status Cache::AddPod(const JsonValue& pod) {
-  auto p = ParsePod(pod);
+  auto p = ParsePod(pod, &interner_);
   if (!p.ok()) return p.status();
   AddPod(std::move(p).value());
   return Status::OK();
@@ -779,19 +777,19 @@ void Cache::AddPod(PodInfoPtr pod) {
   std::string node = pod->node_name;
   auto it = node_index_.find(node);
   if (it != node_index_.end()) AddPodToNode(*nodes_[it->second], pod);
-  std::string uid = pod->uid;
-  pods_[uid] = {std::move(node), std::move(pod)};
+  std::string_view uid = pod->uid;  // the entry's own pod keeps the key alive
+  pods_.emplace(uid, std::pair(std::move(node), std::move(pod)));
 }
 
 void Cache::AssumePod(const PodInfoPtr& pod, std::string_view node) {
   RemovePod(pod->uid);
   auto it = node_index_.find(std::string(node));
   if (it != node_index_.end()) AddPodToNode(*nodes_[it->second], pod);
-  pods_[pod->uid] = {std::string(node), pod};
+  pods_.emplace(pod->uid, std::pair(std::string(node), pod));
 }
 
 void Cache::RemovePod(std::string_view uid) {
-  auto it = pods_.find(std::string(uid));
+  auto it = pods_.find(uid);
   if (it == pods_.end()) return;
   auto nit = node_index_.find(it->second.first);
   if (nit != node_index_.end()) RemovePodFromNode(*nodes_[nit->second], uid);
@@ -801,7 +799,7 @@ void Cache::RemovePod(std::string_view uid) {
 void Cache::CountPod(const PodInfo& pod, int32_t node_index, int delta) {
   if (pod.terminating) return;
   for (auto& [key, sc] : counts_) {
-    if (sc.ns == pod.namespace_ && sc.selector.Matches(pod.labels)) sc.per_node[node_index] += delta;
+    if (sc.ns == pod.namespace_ && sc.selector.Matches(pod.labels())) sc.per_node[node_index] += delta;
   }
 }
 
@@ -1055,10 +1053,10 @@ PreemptionResult Cache::Preempt(const PodInfo& pod, const ScheduleResult& failed
     std::vector<PodInfoPtr> violating, non_violating;
     for (const auto& p : potential) {
       bool violated = false;
-      if (!p->labels.empty()) {
+      if (!p->labels().empty()) {
         for (size_t i = 0; i < pdbs.size(); ++i) {
           const auto& pdb = pdbs[i];
-          if (pdb.namespace_ != p->namespace_ || pdb.selector.Empty() || !pdb.selector.Matches(p->labels)) continue;
+          if (pdb.namespace_ != p->namespace_ || pdb.selector.Empty() || !pdb.selector.Matches(p->labels())) continue;
           if (std::find(pdb.disrupted_pods.begin(), pdb.disrupted_pods.end(), p->name) != pdb.disrupted_pods.end())
             continue;
           if (--allowed[i] < 0) violated = true;
@@ -1120,18 +1118,16 @@ PreemptionResult Cache::Preempt(const PodInfo& pod, const ScheduleResult& failed
   if (idx.size() > 1) {
     // Latest "earliest start time among the highest-priority victims".
     auto earliest = [](const Candidate& c) {
-      std::string e = "\x7f";
+      int64_t e = kNoStartTime;
       for (const auto& v : c.victims) {
-        if (v->priority != c.victims[0]->priority) continue;
-        std::string s = v->start_time.empty() ? std::string("\x7f") : v->start_time;
-        e = std::min(e, s);
+        if (v->priority == c.victims[0]->priority) e = std::min(e, v->start_time);
       }
       return e;
     };
     size_t best = idx[0];
-    std::string best_t = earliest(cands[best]);
+    int64_t best_t = earliest(cands[best]);
     for (size_t i : idx) {
-      std::string t = earliest(cands[i]);
+      int64_t t = earliest(cands[i]);
       if (t > best_t) {
         best = i;
         best_t = t;

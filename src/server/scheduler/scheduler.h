@@ -34,12 +34,15 @@
 // immutable once parsed and may be shared between threads (std::shared_ptr<const PodInfo>).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -126,24 +129,11 @@ struct HostPort {
   bool operator==(const HostPort&) const = default;
 };
 
-// A pod, parsed once. Immutable after ParsePod.
-struct PodInfo {
-  std::string namespace_;
-  std::string name;
-  std::string uid;
-  std::string node_name;            // spec.nodeName
-  std::string nominated_node_name;  // status.nominatedNodeName
-  std::string start_time;           // status.startTime (RFC 3339; "" when unset)
-  std::string creation_timestamp;
-  bool terminating = false;  // metadata.deletionTimestamp set
-  bool finished = false;     // status.phase Succeeded or Failed
-  Labels labels;
-  int32_t priority = 0;
-  bool preempt_never = false;
-  Resources requests;           // NodeResourcesFit: max(init) vs sum(containers) + overhead
-  int64_t nonzero_milli_cpu = 0;  // scoring: missing cpu requests count as 100m
-  int64_t nonzero_memory = 0;     // scoring: missing memory requests count as 200Mi
-  std::vector<HostPort> host_ports;
+// What a pod's spec says about where it may go (and, for the host ports and affinity terms, what
+// it asks of the pods that come after it on its node). Parsed once per distinct spec and shared
+// through a PodInterner: every replica of a workload, and every bare pod that carries only the
+// two default NoExecute tolerations, holds one instance. Immutable.
+struct PodTerms {
   Labels node_selector;
   std::optional<std::vector<NodeSelectorTerm>> required_node_affinity;
   std::vector<PreferredSchedulingTerm> preferred_node_affinity;
@@ -153,18 +143,98 @@ struct PodInfo {
   std::vector<AffinityTerm> preferred_affinity;
   std::vector<AffinityTerm> preferred_anti_affinity;
   std::vector<SpreadConstraint> spread_constraints;
+  std::vector<HostPort> host_ports;
   // Owner (controller) kind, for the system default spread constraints.
   std::string controller_kind;
+};
+
+// status.startTime of a pod without one: after every start time (upstream's GetPodStartTime
+// stands in "now" for it).
+constexpr int64_t kNoStartTime = INT64_MAX;
+
+// A pod, parsed once. Immutable after ParsePod. What the pods of a workload have in common (its
+// PodTerms and its labels) is shared, read through the accessors below; the rest is its own.
+struct PodInfo {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::string node_name;            // spec.nodeName
+  std::string nominated_node_name;  // status.nominatedNodeName
+  int64_t start_time = kNoStartTime;  // status.startTime, microseconds since the epoch
+  Resources requests;           // NodeResourcesFit: max(init) vs sum(containers) + overhead
+  int64_t nonzero_milli_cpu = 0;  // scoring: missing cpu requests count as 100m
+  int64_t nonzero_memory = 0;     // scoring: missing memory requests count as 200Mi
+  int32_t priority = 0;
+  bool preempt_never = false;
+  bool terminating = false;  // metadata.deletionTimestamp set
+  bool finished = false;     // status.phase Succeeded or Failed
+  std::shared_ptr<const Labels> labels_ptr;   // null when the pod has no labels
+  std::shared_ptr<const PodTerms> terms_ptr;  // null when the pod has none of them
+
+  const Labels& labels() const;
+  const PodTerms& terms() const;
+  const Labels& node_selector() const { return terms().node_selector; }
+  const std::optional<std::vector<NodeSelectorTerm>>& required_node_affinity() const {
+    return terms().required_node_affinity;
+  }
+  const std::vector<PreferredSchedulingTerm>& preferred_node_affinity() const {
+    return terms().preferred_node_affinity;
+  }
+  const std::vector<Toleration>& tolerations() const { return terms().tolerations; }
+  const std::vector<AffinityTerm>& required_affinity() const { return terms().required_affinity; }
+  const std::vector<AffinityTerm>& required_anti_affinity() const { return terms().required_anti_affinity; }
+  const std::vector<AffinityTerm>& preferred_affinity() const { return terms().preferred_affinity; }
+  const std::vector<AffinityTerm>& preferred_anti_affinity() const { return terms().preferred_anti_affinity; }
+  const std::vector<SpreadConstraint>& spread_constraints() const { return terms().spread_constraints; }
+  const std::vector<HostPort>& host_ports() const { return terms().host_ports; }
+  const std::string& controller_kind() const { return terms().controller_kind; }
 
   bool HasAffinity() const {
-    return !required_affinity.empty() || !required_anti_affinity.empty() || !preferred_affinity.empty() ||
-           !preferred_anti_affinity.empty();
+    const PodTerms& t = terms();
+    return !t.required_affinity.empty() || !t.required_anti_affinity.empty() || !t.preferred_affinity.empty() ||
+           !t.preferred_anti_affinity.empty();
   }
 };
 using PodInfoPtr = std::shared_ptr<const PodInfo>;
 
-// Parses a v1 Pod. Invalid quantities and selectors are Invalid errors.
-StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod);
+// Remembers immutable instances by a key (weakly), so that equal values parsed from different
+// pods are one instance. Expired entries are dropped as the table grows: it stays about twice the
+// number of distinct live instances. One thread (the owner's).
+template <class T>
+class InternTable {
+ public:
+  // The live instance remembered under key, or null.
+  std::shared_ptr<const T> Find(const std::string& key) const {
+    auto it = table_.find(key);
+    return it == table_.end() ? nullptr : it->second.lock();
+  }
+  // Remembers v under key (replacing an expired instance).
+  void Insert(std::string key, const std::shared_ptr<const T>& v) {
+    if (table_.size() >= prune_at_) {
+      std::erase_if(table_, [](const auto& e) { return e.second.expired(); });
+      prune_at_ = std::max<size_t>(64, 2 * table_.size());
+    }
+    table_.insert_or_assign(std::move(key), v);
+  }
+  size_t size() const { return table_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::weak_ptr<const T>> table_;
+  size_t prune_at_ = 64;
+};
+
+// What pods share, interned: PodTerms by the pod fields they are parsed from (the JSON of
+// nodeSelector, affinity, tolerations and topologySpreadConstraints, the host ports, the
+// controller kind, and the namespace and labels when affinity or spread terms read them), and
+// label sets by their JSON. One thread (the owner's).
+struct PodInterner {
+  InternTable<PodTerms> terms;
+  InternTable<Labels> labels;
+};
+
+// Parses a v1 Pod. Invalid quantities and selectors are Invalid errors. With an interner, the
+// pod's PodTerms and labels are shared with those of earlier pods with the same ones.
+StatusOr<PodInfoPtr> ParsePod(const JsonValue& pod, PodInterner* interner = nullptr);
 
 // One node with the pods bound to it and their precomputed aggregates.
 struct NodeInfo {
@@ -273,6 +343,7 @@ class Cache {
   void RemoveNode(std::string_view name);
   // Accounts a bound pod (spec.nodeName set) on its node. A pod on an unknown node is kept
   // and accounted when the node appears. Finished pods are ignored, as upstream's informer does.
+  // The JSON form parses the pod with the Cache's own PodInterner.
   Status AddPod(const JsonValue& pod);
   void AddPod(PodInfoPtr pod);
   // Accounts `pod` on `node` as if bound (the scheduler's assume step).
@@ -307,11 +378,13 @@ class Cache {
   Options options_;
   std::vector<std::unique_ptr<NodeInfo>> nodes_;  // stable order (insertion)
   std::unordered_map<std::string, size_t> node_index_;
-  std::unordered_map<std::string, std::pair<std::string, PodInfoPtr>> pods_;  // uid -> (node, pod)
+  // uid -> (node, pod); the key views the uid of the pod its entry holds.
+  std::unordered_map<std::string_view, std::pair<std::string, PodInfoPtr>> pods_;
   size_t next_start_ = 0;
   uint64_t rng_;
   std::unordered_map<std::string, SelectorCounts> counts_;  // key: ns + '\0' + selector string
   uint64_t use_clock_ = 0;
+  PodInterner interner_;
 };
 
 // Convenience over a fresh Cache: nodes is a JSON array of Nodes, pods a JSON array of Pods

@@ -308,7 +308,7 @@ bool SchedulerLoop::Responsible(const JsonValue& pod) const {
 }
 
 PodInfoPtr SchedulerLoop::Parse(const JsonValue& pod) {
-  auto p = ParsePod(pod);
+  auto p = ParsePod(pod, &interner_);
   if (!p.ok()) {
     MINIK_LOG(Warning) << "scheduler: pod " << client::ObjectKey(pod) << ": " << p.error().ToString();
     return nullptr;

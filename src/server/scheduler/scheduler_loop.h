@@ -181,6 +181,7 @@ class SchedulerLoop {
 
   Cache cache_;
   SchedulingQueue queue_;
+  PodInterner interner_;  // what the pods Parse() reads share
   bool started_ = false;
   bool synced_ = false;
   bool batch_posted_ = false;
