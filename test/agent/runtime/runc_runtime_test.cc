@@ -528,9 +528,16 @@ TEST_CASE("interactive exec with a terminal and with pipes") {
   });
   CHECK(ReadUntil(proc->stdout_fd(), "# ").find("# ") != std::string::npos);  // the prompt
   REQUIRE(WriteAll(proc->stdin_fd(), "sleep 0.3; stty size; echo hi; exit 5\n"));
-  std::string out = ReadUntil(proc->stdout_fd(), "hi\r\n");
+  std::string out = ReadUntil(proc->stdout_fd(), "hi\r");
+  INFO("terminal output: " << out);
   CHECK(out.find("30 100") != std::string::npos);
-  CHECK(out.find("hi\r\n") != std::string::npos);
+  // Lines end in "\r\n", now and then (1 run in ~50 under load) in "\r\r\n": the output passes
+  // through two terminals (the container's, and the one runc proxies it to) and in some runs
+  // both translate newlines (cause not pinned down). A terminal shows both the same.
+  std::string lines = out;
+  std::erase(lines, '\r');
+  CHECK(lines.find("\nhi\n") != std::string::npos);
+  CHECK(out.find("hi\r") != std::string::npos);
   auto code = env.Wait(*proc);
   REQUIRE(code.ok());
   CHECK(*code == 5);
