@@ -168,24 +168,18 @@ TEST_CASE("preemption compares start times as instants, a pod without one last",
     return s + "}}";
   };
   auto pod = Pod(PodJson("p", R"({"cpu":"1"})", "\"priority\":100"));
-  {
-    // 10:00+02:00 is 08:00Z, earlier than 09:00Z: the node whose victim started later (b) is picked
-    // (as text, "10:00+02:00" would have sorted after "09:00Z").
+  // The node preemption picks when node a's victim started at start_a and node b's at start_b.
+  auto nominated = [&](const std::string& start_a, const std::string& start_b) {
     Cluster c;
     c.Node(NodeJson("a", "2", "8Gi")).Node(NodeJson("b", "2", "8Gi"));
-    c.Bound(victim("va", "a", "2026-01-01T10:00:00+02:00"));
-    c.Bound(victim("vb", "b", "2026-01-01T09:00:00Z"));
+    c.Bound(victim("va", "a", start_a));
+    c.Bound(victim("vb", "b", start_b));
     auto r = c.cache.Schedule(*pod);
-    auto pr = c.cache.Preempt(*pod, r, {});
-    CHECK(pr.nominated_node == "b");
-  }
-  {
-    Cluster c;
-    c.Node(NodeJson("a", "2", "8Gi")).Node(NodeJson("b", "2", "8Gi"));
-    c.Bound(victim("va", "a", ""));
-    c.Bound(victim("vb", "b", "2026-01-01T09:00:00Z"));
-    auto r = c.cache.Schedule(*pod);
-    auto pr = c.cache.Preempt(*pod, r, {});
-    CHECK(pr.nominated_node == "a");
-  }
+    return c.cache.Preempt(*pod, r, {}).nominated_node;
+  };
+  // 10:00+02:00 is 08:00Z, earlier than 09:00Z: the node whose victim started later (b) is picked
+  // (as text, "10:00+02:00" would have sorted after "09:00Z").
+  CHECK(nominated("2026-01-01T10:00:00+02:00", "2026-01-01T09:00:00Z") == "b");
+  // No start time counts as the latest.
+  CHECK(nominated("", "2026-01-01T09:00:00Z") == "a");
 }
