@@ -10,7 +10,9 @@
 namespace minik::http::internal {
 
 namespace {
-constexpr size_t kSmallBody = 16 * 1024;  // below this, header and body go in one TLS record
+// Plaintext queued for the end of a loop turn beyond which it is encrypted and sent at once: one
+// TLS record's worth (the write BIO keeps its largest size for the connection's life).
+constexpr size_t kCoalesceMax = 16 * 1024;
 constexpr size_t kSslReadChunk = 16 * 1024;
 }  // namespace
 
@@ -88,7 +90,7 @@ void Transport::ResumeReading() {
 
 size_t Transport::Buffered() const {
   if (closed_) return 0;
-  return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(tcp_));
+  return plain_.size() + uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(tcp_));
 }
 
 void Transport::CompactInput() {
@@ -181,12 +183,37 @@ void Transport::Write(std::string head, std::string body) {
     early_ += body;
     return;
   }
-  if (!body.empty() && body.size() <= kSmallBody) {
-    head += body;
-    body.clear();
+  if (plain_.empty() && head.size() + body.size() >= kCoalesceMax) {
+    // Large: no copy into plain_.
+    if (!head.empty()) SSL_write(ssl_, head.data(), static_cast<int>(head.size()));
+    if (!body.empty()) SSL_write(ssl_, body.data(), static_cast<int>(body.size()));
+    FlushTls();
+    return;
   }
-  if (!head.empty()) SSL_write(ssl_, head.data(), static_cast<int>(head.size()));
-  if (!body.empty()) SSL_write(ssl_, body.data(), static_cast<int>(body.size()));
+  plain_ += head;
+  plain_ += body;
+  if (plain_.size() >= kCoalesceMax) {
+    FlushPlain();
+    return;
+  }
+  if (flush_ == nullptr) {
+    flush_ = new uv_prepare_t;
+    uv_prepare_init(tcp_->loop, flush_);
+    flush_->data = this;
+  }
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_))) {
+    uv_prepare_start(flush_, [](uv_prepare_t* h) {
+      uv_prepare_stop(h);
+      if (auto* self = static_cast<Transport*>(h->data)) self->FlushPlain();
+    });
+  }
+}
+
+void Transport::FlushPlain() {
+  if (flush_ != nullptr) uv_prepare_stop(flush_);
+  if (plain_.empty() || closed_) return;
+  SSL_write(ssl_, plain_.data(), static_cast<int>(plain_.size()));
+  plain_ = std::string();  // idle connections hold no buffer
   FlushTls();
 }
 
@@ -254,6 +281,7 @@ void Transport::SendRaw(std::string a, std::string b) {
 void Transport::CloseAfterFlush(bool linger) {
   if (closed_ || close_after_flush_) return;
   if (ssl_ != nullptr && established_) {
+    FlushPlain();
     SSL_shutdown(ssl_);
     FlushTls();
   }
@@ -293,6 +321,8 @@ void Transport::Close(const Status& why) {
   reading_ = false;
   CloseAndDelete(linger_timer_);
   linger_timer_ = nullptr;
+  CloseAndDelete(flush_);
+  flush_ = nullptr;
   // Pending write callbacks run (with UV_ECANCELED) before the close callback frees us.
   uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) { delete static_cast<Transport*>(h->data); });
   OnClosed(why);

@@ -37,7 +37,9 @@ class Transport {
   // Starts reading (after accept or connect) and, for a TLS client, sends the ClientHello.
   void Start();
   // Queues bytes for the peer (encrypted when TLS). Data written before the handshake ends is
-  // held back and sent once it does.
+  // held back and sent once it does. With TLS, what is written during one turn of the loop (the
+  // events of a watch, say) goes out together, in as few records and one socket write, just
+  // before the loop next waits for I/O.
   void Write(std::string data);
   // Header and body: one TLS record when small, no copy of a large body when plain.
   void Write(std::string head, std::string body);
@@ -50,7 +52,7 @@ class Transport {
   void Close(const Status& why);
   bool closed() const { return closed_; }
   bool established() const { return established_; }
-  // Bytes handed to the socket but not yet written.
+  // Bytes queued (for this turn of the loop, or handed to the socket) and not yet written.
   size_t Buffered() const;
   // Stop/resume reading from the socket (flow control).
   void PauseReading();
@@ -73,6 +75,8 @@ class Transport {
   struct WriteReq;
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   void FlushTls();
+  // Encrypts and sends the plaintext queued for this turn of the loop.
+  void FlushPlain();
   void SendRaw(std::string a, std::string b);
   void DoHandshake();
   void FinishFlush();
@@ -93,6 +97,8 @@ class Transport {
   bool want_read_ = true;
   int writes_pending_ = 0;
   std::string early_;  // plaintext written before the handshake completed
+  std::string plain_;  // plaintext written during this turn of the loop (TLS only)
+  uv_prepare_t* flush_ = nullptr;  // runs FlushPlain before the loop polls; started while plain_ has data
 };
 
 }  // namespace minik::http::internal

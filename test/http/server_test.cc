@@ -245,6 +245,36 @@ TEST_CASE("chunked streams reach the client chunk by chunk", "[server]") {
   REQUIRE(data == "{\"type\":\"ADDED\"}\n" + std::string(40000, 'x'));
 }
 
+TEST_CASE("many writes in one loop turn arrive whole and in order, before the end", "[server]") {
+  // TLS writes of one turn are sent together before the loop polls again; a large one in the
+  // middle, queued small ones around it, and End() right after must keep the order.
+  std::string want;
+  Fixture f([&](Request&, ResponseWriterPtr w) {
+    w->StartStream(200, {{"Content-Type", "application/json"}});
+    for (int i = 0; i < 600; ++i) {
+      std::string line = "{\"n\":" + std::to_string(i) + "}\n";
+      if (i == 300) line = std::string(70000, 'y') + "\n";
+      REQUIRE(w->Write(line));
+      want += line;
+    }
+    w->End();
+  });
+  auto client = f.MakeClient(BaseClient(f.server.port()));
+  std::string data;
+  bool done = false;
+  auto h = client->Stream("GET", "/watch", {}, "",
+                          StreamCallbacks{[&](const Response&) {}, [&](std::string_view d) { data.append(d); },
+                                          [&](Status st) {
+                                            REQUIRE(st.ok());
+                                            done = true;
+                                            f.loop.Stop();
+                                          }});
+  f.Run();
+  REQUIRE(done);
+  CHECK(data.size() == want.size());
+  CHECK(data == want);
+}
+
 TEST_CASE("a body over the limit gets 413 and the connection is closed", "[server]") {
   ServerOptions so;
   so.max_body_bytes = 1000;
