@@ -1,6 +1,7 @@
 #include "client/fake_api_client.h"
 
 #include <catch2/catch.hpp>
+#include "json_testing.h"
 
 namespace minik::client {
 namespace {
@@ -8,11 +9,7 @@ namespace {
 const ResourceRef kPods{"", "v1", "pods"};
 const ResourceRef kDeployments{"apps", "v1", "deployments"};
 
-JsonDoc J(std::string_view s) {
-  auto d = ParseJson(s);
-  REQUIRE(d.ok());
-  return std::move(d).value();
-}
+using minik::testing::J;
 
 StatusOr<JsonDoc> Call(std::function<void(ObjectCallback)> fn) {
   std::optional<StatusOr<JsonDoc>> out;

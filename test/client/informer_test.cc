@@ -5,17 +5,14 @@
 #include <algorithm>
 
 #include "client/fake_api_client.h"
+#include "json_testing.h"
 
 namespace minik::client {
 namespace {
 
 const ResourceRef kPods{"", "v1", "pods"};
 
-JsonDoc J(std::string_view s) {
-  auto d = ParseJson(s);
-  REQUIRE(d.ok());
-  return std::move(d).value();
-}
+using minik::testing::J;
 
 std::string Name(const ObjectPtr& o) { return std::string(MetaString(*o, "name")); }
 

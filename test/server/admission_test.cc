@@ -14,19 +14,15 @@
 #include "server/in_process_transport.h"
 #include "server/object_store.h"
 #include "store/memory_backend.h"
+#include "json_testing.h"
 
 using namespace minik;
 using namespace minik::server::admission;
 
 namespace {
 
-JsonDoc J(std::string_view text) {
-  auto d = ParseJson(text);
-  if (!d.ok()) FAIL("bad JSON: " << d.error().ToString() << "\n" << text);
-  return std::move(*d);
-}
-
-std::string S(const JsonValue* v) { return v && v->IsString() ? v->GetString() : std::string("<none>"); }
+using minik::testing::J;
+using minik::testing::S;
 
 const char* kLimitRange = R"({"metadata":{"name":"lr","namespace":"ns"},"spec":{"limits":[
   {"type":"Container","max":{"cpu":"1","memory":"1Gi"},"min":{"cpu":"100m"},"default":{"cpu":"500m","memory":"256Mi"},

@@ -21,19 +21,15 @@
 #include "server/service_account_admission.h"
 #include "server/service_account_tokens.h"
 #include "store/memory_backend.h"
+#include "json_testing.h"
 
 using namespace minik;
 using namespace minik::server;
 
 namespace {
 
-JsonDoc J(std::string_view text) {
-  auto d = ParseJson(text);
-  if (!d.ok()) FAIL("bad JSON: " << d.error().ToString() << "\n" << text);
-  return std::move(*d);
-}
-
-std::string S(const JsonValue* v) { return v && v->IsString() ? v->GetString() : std::string("<none>"); }
+using minik::testing::J;
+using minik::testing::S;
 
 // One RSA key for the whole test binary (generating one takes a while).
 const std::string& KeyPem() {

@@ -1,15 +1,12 @@
 #include "server/manifests/apply.h"
 
 #include <catch2/catch.hpp>
+#include "json_testing.h"
 
 namespace minik::server {
 namespace {
 
-JsonDoc J(std::string_view s) {
-  auto d = ParseJson(s);
-  REQUIRE(d.ok());
-  return std::move(d).value();
-}
+using minik::testing::J;
 
 // Compares a document with expected JSON, ignoring member order.
 void RequireJsonEq(const JsonValue& got, std::string_view expected) {
