@@ -38,6 +38,13 @@ struct ApiServerOptions {
 
 class ApiServer {
  public:
+  // A DELETE request's options (body and query).
+  struct DeleteOptions {
+    int64_t grace = -1;  // -1: not given
+    std::string propagation;
+    std::string precondition_uid;
+    std::string precondition_rv;
+  };
   ApiServer(http::Loop& loop, ObjectStore& store, const api::Registry& registry, const Clock& clock,
             ApiServerOptions options);
   ~ApiServer();
@@ -91,6 +98,12 @@ class ApiServer {
   // stored old one and writes it (or deletes it when finalization completes).
   void CommitUpdate(const CallPtr& c, const api::ResourceInfo& info, const std::string& key, ObjectPtr old,
                     std::shared_ptr<JsonDoc> new_obj, bool status_only, std::function<void(StatusOr<ObjectPtr>)> done);
+  // Deletes (or marks) the newest stored object under the options' preconditions. A write that
+  // lands between reading the object and deleting it makes it start over, up to 5 times, unless a
+  // resourceVersion precondition was given (upstream's conditional delete does the same).
+  void DeleteLatest(const api::ResourceInfo& info, const std::string& key, const std::string& name,
+                    const DeleteOptions& opts, bool dry_run,
+                    std::function<void(StatusOr<ObjectPtr>, bool deleted)> done, int tries = 0);
   // Deletes now, or marks for deletion (graceful pods, finalizers, namespaces); done(obj, deleted).
   void DeleteObject(const api::ResourceInfo& info, const std::string& key, ObjectPtr existing, int64_t grace,
                     const std::string& propagation, bool dry_run,

@@ -553,12 +553,7 @@ void ApiServer::PatchAttempt(const CallPtr& c, int tries) {
 
 namespace {
 
-struct DeleteOptions {
-  int64_t grace = -1;  // -1: not given
-  std::string propagation;
-  std::string precondition_uid;
-  std::string precondition_rv;
-};
+using DeleteOptions = ApiServer::DeleteOptions;
 
 StatusOr<DeleteOptions> ParseDeleteOptions(const ApiServer::Call& c) {
   DeleteOptions o;
@@ -590,29 +585,41 @@ StatusOr<DeleteOptions> ParseDeleteOptions(const ApiServer::Call& c) {
 
 void ApiServer::DoDelete(const CallPtr& c) {
   const auto& info = *c->ri.info;
-  std::string key = StorageKey(info, c->ri.namespace_, c->ri.name);
-  ObjectPtr existing = store_.Get(key);
-  if (!existing) return SendStatus(*c->resp, api::NotFoundError(info.group, info.plural, c->ri.name));
   auto opts = ParseDeleteOptions(*c);
   if (!opts.ok()) return SendStatus(*c->resp, opts.error());
-  std::string uid = MetaString(*existing->object, "uid");
-  if (!opts->precondition_uid.empty() && opts->precondition_uid != uid) {
-    return SendStatus(*c->resp, api::ConflictError(info.group, info.plural, c->ri.name,
-                                                   "Precondition failed: UID in precondition: " + opts->precondition_uid +
-                                                       ", UID in object meta: " + uid));
-  }
-  if (!opts->precondition_rv.empty() && opts->precondition_rv != std::to_string(existing->kv.mod_revision)) {
-    return SendStatus(*c->resp, api::ConflictError(info.group, info.plural, c->ri.name,
-                                                   "Precondition failed: ResourceVersion in precondition: " + opts->precondition_rv +
-                                                       ", ResourceVersion in object meta: " + std::to_string(existing->kv.mod_revision)));
-  }
-  DeleteObject(info, key, existing, opts->grace, opts->propagation, c->dry_run,
-               [c, &info, uid](StatusOr<ObjectPtr> r, bool deleted) {
+  DeleteLatest(info, StorageKey(info, c->ri.namespace_, c->ri.name), c->ri.name, *opts, c->dry_run,
+               [c, &info](StatusOr<ObjectPtr> r, bool deleted) {
                  if (!r.ok()) return SendStatus(*c->resp, r.error());
-                 if (!deleted || ReturnsDeletedObject(info)) {
-                   return SendWritten(*c, 200, *r);
+                 if (!deleted || ReturnsDeletedObject(info)) return SendWritten(*c, 200, *r);
+                 SendJson(*c->resp, 200, DeleteSuccessJson(info, c->ri.name, MetaString(*(*r)->object, "uid")));
+               });
+}
+
+void ApiServer::DeleteLatest(const api::ResourceInfo& info, const std::string& key, const std::string& name,
+                             const DeleteOptions& opts, bool dry_run,
+                             std::function<void(StatusOr<ObjectPtr>, bool deleted)> done, int tries) {
+  ObjectPtr existing = store_.Get(key);
+  if (!existing) return done(api::NotFoundError(info.group, info.plural, name), false);
+  std::string uid = MetaString(*existing->object, "uid");
+  if (!opts.precondition_uid.empty() && opts.precondition_uid != uid) {
+    return done(api::ConflictError(info.group, info.plural, name,
+                                   "Precondition failed: UID in precondition: " + opts.precondition_uid +
+                                       ", UID in object meta: " + uid),
+                false);
+  }
+  std::string rv = std::to_string(existing->kv.mod_revision);
+  if (!opts.precondition_rv.empty() && opts.precondition_rv != rv) {
+    return done(api::ConflictError(info.group, info.plural, name,
+                                   "Precondition failed: ResourceVersion in precondition: " + opts.precondition_rv +
+                                       ", ResourceVersion in object meta: " + rv),
+                false);
+  }
+  DeleteObject(info, key, existing, opts.grace, opts.propagation, dry_run,
+               [this, &info, key, name, opts, dry_run, done, tries](StatusOr<ObjectPtr> r, bool deleted) {
+                 if (!r.ok() && r.error().code() == Code::kConflict && opts.precondition_rv.empty() && tries < 5) {
+                   return DeleteLatest(info, key, name, opts, dry_run, done, tries + 1);
                  }
-                 SendJson(*c->resp, 200, DeleteSuccessJson(info, c->ri.name, uid));
+                 done(std::move(r), deleted);
                });
 }
 
@@ -741,7 +748,7 @@ void ApiServer::DoDeleteCollection(const CallPtr& c) {
     SendJson(*c->resp, 200, std::move(body));
   };
   for (const auto& o : page.items) {
-    DeleteObject(info, o->kv.key, o, opts->grace, opts->propagation, c->dry_run,
+    DeleteLatest(info, o->kv.key, MetaString(*o->object, "name"), *opts, c->dry_run,
                  [st, finish](StatusOr<ObjectPtr> r, bool) {
                    if (r.ok()) st->results.push_back(*r);
                    else if (r.error().code() != Code::kNotFound && st->error.ok()) st->error = r.error();

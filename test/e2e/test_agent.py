@@ -154,8 +154,11 @@ class AgentTest(ServerTestCase):
         self.wait_phase("initok", "Running")
 
     def test_graceful_delete_sends_sigterm_then_the_pod_goes(self):
-        self.apply_yaml(pod_yaml("term", "trap 'exit 0' TERM; while true; do sleep 0.2; done"))
+        # The shell is its container's PID 1: a signal it has no handler for yet is discarded, as
+        # for any pid-namespace init (pid_namespaces(7)), so the test waits for the trap to be set.
+        self.apply_yaml(pod_yaml("term", "trap 'exit 0' TERM; echo trapped; while true; do sleep 0.2; done"))
         self.wait_phase("term", "Running")
+        wait_for(lambda: "trapped" in self.kn("logs", "term", check=False).out, timeout=30, what="the TERM trap set")
         t0 = time.time()
         self.kn("delete", "pod", "term", "--grace-period=5", timeout=60)
         self.assertLess(time.time() - t0, 4.5, "SIGTERM should end it before the grace period")

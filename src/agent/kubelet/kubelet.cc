@@ -855,27 +855,31 @@ void Kubelet::KillContainer(Pod& p, Container& c, int64_t grace_s, const std::st
   std::string uid = p.uid;
   std::string name = c.name;
   auto alive = std::weak_ptr<bool>(alive_);
-  auto term = [this, id, uid, name, grace_s, alive]() {
+  // SIGTERM, then SIGKILL once the grace left is over.
+  auto term = [this, id, uid, name, alive](int64_t left_s) {
     if (alive.expired()) return;
-    if (grace_s > 0) runtime_.Kill(id, SIGTERM, [](Status) {});
+    if (left_s > 0) runtime_.Kill(id, SIGTERM, [](Status) {});
     else SigKill(id);
-    if (grace_s <= 0) return;
+    if (left_s <= 0) return;
     auto it = pods_by_uid_.find(uid);
     if (it == pods_by_uid_.end()) return;
-    it->second.containers[name].kill_timer = timers_.After(static_cast<uint64_t>(grace_s * 1000), [this, id]() {
+    it->second.containers[name].kill_timer = timers_.After(static_cast<uint64_t>(left_s * 1000), [this, id]() {
       SigKill(id);
     });
   };
   const JsonValue* spec = SpecOf(p, c.name);
   const JsonValue* pre = spec ? Path(*spec, {"lifecycle", "preStop"}) : nullptr;
-  if (!pre || grace_s <= 0) return term();
-  // The preStop hook, within the grace period; SIGTERM once it ends (or the period is over).
+  if (!pre || grace_s <= 0) return term(grace_s);
+  // The preStop hook, within the grace period; SIGTERM once it ends (or the period is over) with
+  // what is left of the period, but never less than 2 s (the kubelet's minimum shutdown window).
   Handler h = ParseHandler(*pre);
   auto fired = std::make_shared<bool>(false);
-  auto once = [term, fired]() {
+  TimePoint started = timers_.clock().Now();
+  auto once = [this, term, fired, grace_s, started]() {
     if (*fired) return;
     *fired = true;
-    term();
+    int64_t spent_s = std::chrono::duration_cast<std::chrono::seconds>(timers_.clock().Now() - started).count();
+    term(std::max<int64_t>(grace_s - spent_s, 2));
   };
   c.kill_timer = timers_.After(static_cast<uint64_t>(grace_s * 1000), once);
   RunHandler(p, c, h, grace_s * 1000, [this, uid, name, once, alive](bool ok, std::string out) {
@@ -1083,7 +1087,9 @@ void Kubelet::SyncTerminating(Pod& p) {
         grace = GetInt(*spec, "terminationGracePeriodSeconds").value_or(30);
       }
     }
-    p.kill_deadline_ms = now + grace * 1000;
+    // Each container gets SIGKILL from its own timer (KillContainer); this deadline is the net
+    // under them, past the 2 s a container may still get after a preStop hook.
+    p.kill_deadline_ms = now + (grace > 0 ? grace + 2 : 0) * 1000;
     bool any = false;
     for (auto& [name, c] : p.containers) {
       if (c.current && c.current->status.state != State::kExited) {
@@ -1093,7 +1099,7 @@ void Kubelet::SyncTerminating(Pod& p) {
     }
     if (any) {
       std::string uid = p.uid;
-      p.timer = timers_.After(static_cast<uint64_t>(std::max<int64_t>(grace * 1000, 1)), [this, uid]() { Enqueue(uid); });
+      p.timer = timers_.After(static_cast<uint64_t>(std::max<int64_t>(p.kill_deadline_ms - now, 1)), [this, uid]() { Enqueue(uid); });
     }
   }
   bool running = false;
@@ -1105,7 +1111,7 @@ void Kubelet::SyncTerminating(Pod& p) {
         // The grace period is over.
         SigKill(c.current->id);
       } else if (!c.stopping) {
-        KillContainer(p, c, (p.kill_deadline_ms - now) / 1000);
+        KillContainer(p, c, std::max<int64_t>((p.kill_deadline_ms - now) / 1000 - 2, 0));
       }
     }
   }

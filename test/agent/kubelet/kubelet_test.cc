@@ -434,6 +434,34 @@ TEST_CASE("preStop runs before SIGTERM on deletion") {
   CHECK(!b.Pod("hook"));
 }
 
+TEST_CASE("after a preStop hook SIGTERM gets what is left of the grace period, at least 2 s") {
+  // Upstream's killContainer: gracePeriod minus the hook's seconds, then minimumGracePeriodInSeconds.
+  auto sigkill_at = [](int64_t sleep_s) {
+    Bench b;
+    b.rt.exit_on_sigterm = false;
+    b.AddPod("hook", R"({"nodeName":"node-1","containers":[{"name":"app","image":"busybox",
+        "lifecycle":{"preStop":{"sleep":{"seconds":)" + std::to_string(sleep_s) + "}}}}]}");
+    client::DeleteOptions del;
+    del.grace_period_seconds = 10;
+    b.api.Delete(kPods, "default", "hook", del, [](StatusOr<JsonDoc>) {});
+    b.Settle();
+    int64_t term_ms = -1, kill_ms = -1;
+    for (int64_t t = 0; t <= 20000 && kill_ms < 0; t += 500) {
+      for (const auto& [id, sig] : b.rt.kills) {
+        if (sig == SIGTERM && term_ms < 0) term_ms = t;
+        if (sig == SIGKILL && kill_ms < 0) kill_ms = t;
+      }
+      b.Advance(500);
+    }
+    UNSCOPED_INFO("sleep " << sleep_s << ": SIGTERM at " << term_ms << " ms, SIGKILL at " << kill_ms << " ms");
+    return std::make_pair(term_ms, kill_ms);
+  };
+  CHECK(sigkill_at(4) == std::make_pair<int64_t, int64_t>(4000, 10000));
+  CHECK(sigkill_at(9) == std::make_pair<int64_t, int64_t>(9000, 11000));
+  // A hook that outlasts the period is cut short by SIGTERM; SIGKILL 2 s later.
+  CHECK(sigkill_at(30) == std::make_pair<int64_t, int64_t>(10000, 12000));
+}
+
 TEST_CASE("static pods run without the API and are mirrored into it") {
   Bench b;
   auto pod = std::make_shared<const JsonDoc>(Json(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"etcd-node-1",
