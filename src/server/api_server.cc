@@ -420,7 +420,7 @@ void ApiServer::DoList(const CallPtr& c) {
       if (!keep || keep(*cs)) page.items.push_back(cs);
     }
   } else {
-    page = store_.List(prefix, start_after, limit, keep);
+    page = ListKept(store_, prefix, !info.namespaced || !c->ri.namespace_.empty(), start_after, limit, *filter);
     if (at_revision > 0) page.revision = at_revision;
   }
   std::string next;

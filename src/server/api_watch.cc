@@ -150,9 +150,13 @@ void ApiServer::DoWatch(const CallPtr& c) {
   c->resp->StartStream(200, {{"Content-Type", ct}, {"Cache-Control", "no-cache, private"}});
   bool initial = rv.empty() || rv == "0";
   if (c->HasParam("sendInitialEvents")) initial = c->BoolParam("sendInitialEvents");
+  // A watch of one name (a legacy /watch/.../NAME or a metadata.name=X selector) reads and
+  // follows that key alone.
+  bool one_scope = !info.namespaced || !c->ri.namespace_.empty();
+  ListFilter by_name = st->filter;
+  if (!st->name.empty()) by_name.name = st->name;  // the selector, if it names another, matches nothing
   if (initial) {
-    auto keep = [&](const StoredObject& o) { return st->Matches(*o.object); };
-    auto page = store_.List(prefix, "", 0, keep);
+    auto page = ListKept(store_, prefix, one_scope, "", 0, by_name);
     for (const auto& o : page.items) st->Send(WatchType::kAdded, o, nullptr);
     from = page.revision;
     st->last_revision = from;
@@ -166,7 +170,8 @@ void ApiServer::DoWatch(const CallPtr& c) {
     st->last_revision = from;
   }
   std::weak_ptr<WatchState> weak = st;
-  auto handle = store_.Watch(prefix, from, [weak](const WatchEventPtr& ev) {
+  std::string watched = one_scope && by_name.name ? prefix + *by_name.name : prefix;
+  auto handle = store_.Watch(watched, from, [weak](const WatchEventPtr& ev) {
     if (auto s = weak.lock()) s->OnEvent(ev);
   });
   if (!handle.ok()) {

@@ -47,6 +47,7 @@ StatusOr<ListFilter> MakeListFilter(const api::ResourceInfo& info, const std::st
       for (const auto& s : info.field_selectors) ok = ok || s == req.field;
       if (!ok) return api::FieldLabelNotSupportedError(req.field);
     }
+    f.name = sel->RequiresExactMatch("metadata.name");
     if (!sel->Empty()) fields = std::make_shared<api::FieldSelector>(std::move(*sel));
   }
   if (!labels && !fields) return f;
@@ -64,6 +65,24 @@ StatusOr<ListFilter> MakeListFilter(const api::ResourceInfo& info, const std::st
     return true;
   };
   return f;
+}
+
+ObjectStore::Page ListKept(const ObjectStore& store, const std::string& prefix, bool one_scope,
+                           const std::string& start_after, int64_t limit, const ListFilter& filter) {
+  if (one_scope && filter.name) {
+    ObjectStore::Page page;
+    page.revision = store.revision();
+    std::string key = prefix + *filter.name;
+    if (filter.name->find('/') != std::string::npos || (!start_after.empty() && start_after >= key)) return page;
+    if (ObjectPtr o = store.Get(key); o && filter(*o->object)) {
+      page.items.push_back(o);
+      page.last_key = key;
+    }
+    return page;
+  }
+  std::function<bool(const StoredObject&)> keep;
+  if (!filter.selects_all) keep = [&filter](const StoredObject& o) { return filter(*o.object); };
+  return store.List(prefix, start_after, limit, keep);
 }
 
 std::string EncodeContinue(int64_t revision, const std::string& start) {

@@ -124,3 +124,72 @@ TEST_CASE("a delete racing a write to the same object retries instead of answeri
   f.loop.Run();
   CHECK(gone);
 }
+
+TEST_CASE("list and watch by metadata.name read that one key, in one namespace or across all") {
+  Fixture f;
+  auto guard = f.loop.AddTimer(10000, 0, [&] { f.loop.Stop(); });
+  int pending = 0;
+  auto create = [&](const char* ns, const char* name) {
+    ++pending;
+    f.client->Create(kConfigMaps, ns, ConfigMap(name), [&](StatusOr<JsonDoc> r) {
+      REQUIRE(r.ok());
+      if (--pending == 0) f.loop.Stop();
+    });
+  };
+  // "ab" shares the key prefix of "a"; kube-system holds another "a".
+  for (const char* name : {"a", "ab", "b"}) create("default", name);
+  create("kube-system", "a");
+  f.loop.Run();
+  REQUIRE(pending == 0);
+  auto list = [&](const std::string& ns, const std::string& fields, const std::string& labels = "") {
+    client::ListOptions o;
+    o.field_selector = fields;
+    o.label_selector = labels;
+    std::vector<std::string> out;
+    f.client->List(kConfigMaps, ns, o, [&](StatusOr<JsonDoc> r) {
+      REQUIRE(r.ok());
+      for (const auto& i : Member(*r, "items")->GetArray()) {
+        out.push_back(std::string(*GetString(*Member(i, "metadata"), "namespace")) + "/" +
+                      std::string(*GetString(*Member(i, "metadata"), "name")));
+      }
+      f.loop.Stop();
+    });
+    f.loop.Run();
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(list("default", "metadata.name=a") == V{"default/a"});
+  CHECK(list("default", "metadata.name==ab") == V{"default/ab"});
+  CHECK(list("default", "metadata.name=missing").empty());
+  CHECK(list("default", "metadata.name=a", "app=web").empty());  // every term still applies
+  CHECK(list("default", "metadata.name=a,metadata.namespace=kube-system").empty());
+  CHECK(list("", "metadata.name=a") == V{"default/a", "kube-system/a"});
+  CHECK(list("default", "metadata.name!=a") == V{"default/ab", "default/b"});
+
+  // A watch of "a" in default: its initial event and its changes, none of "ab"'s or the other a's.
+  std::vector<std::string> events;
+  client::WatchCallbacks cbs;
+  cbs.on_event = [&](client::WatchEvent ev) {
+    events.push_back(std::string(client::WatchEventTypeName(ev.type)) + " " +
+                     std::string(*GetString(*Member(*ev.object, "metadata"), "name")) + " " +
+                     std::string(*GetString(*Member(*ev.object, "data"), "a")));
+    if (events.size() == 3) f.loop.Stop();
+  };
+  cbs.on_closed = [](Status) {};
+  client::WatchOptions wo;
+  wo.resource_version = "0";
+  wo.field_selector = "metadata.name=a";
+  auto watch = f.client->Watch(kConfigMaps, "default", wo, std::move(cbs));
+  auto patch = [&](const char* ns, const char* name, const char* value) {
+    f.client->Patch(kConfigMaps, ns, name, client::PatchType::kMerge, std::string("{\"data\":{\"a\":\"") + value + "\"}}",
+                    "", [](StatusOr<JsonDoc> r) { REQUIRE(r.ok()); });
+  };
+  auto start = f.loop.AddTimer(20, 0, [&] {
+    patch("default", "ab", "x");
+    patch("kube-system", "a", "y");
+    patch("default", "a", "2");
+    f.client->Delete(kConfigMaps, "default", "a", {}, [](StatusOr<JsonDoc> d) { REQUIRE(d.ok()); });
+  });
+  f.loop.Run();
+  CHECK(events == std::vector<std::string>{"ADDED a 1", "MODIFIED a 2", "DELETED a 2"});
+}

@@ -1322,6 +1322,22 @@ JsonDoc Kubelet::BuildStatus(const Pod& p) const {
     SetString(s, "imageID", c ? c->image_id : "", a);
     if (c && c->current) SetString(s, "containerID", "runc://" + c->current->id, a);
     s.AddMember("started", started, a);
+    // The spec's mounts, as the kubelet reports them with RecursiveReadOnlyMounts (on by default
+    // since 1.31): read-only ones are recursive only when asked for, which runc mounts here never are.
+    if (const JsonValue* mounts = Member(spec, "volumeMounts"); mounts && mounts->IsArray() && !mounts->Empty()) {
+      JsonValue vm(rapidjson::kArrayType);
+      for (const auto& m : mounts->GetArray()) {
+        JsonValue e(rapidjson::kObjectType);
+        SetString(e, "name", Str(Member(m, "name")), a);
+        SetString(e, "mountPath", Str(Member(m, "mountPath")), a);
+        if (GetBool(m, "readOnly").value_or(false)) {
+          e.AddMember("readOnly", true, a);
+          SetString(e, "recursiveReadOnly", "Disabled", a);
+        }
+        vm.PushBack(e, a);
+      }
+      s.AddMember("volumeMounts", vm, a);
+    }
     bool restarting = state.HasMember("waiting") && has_last;
     if (init) {
       if (!(is_exited && exit_code == 0 && c->current->status.reason != "StartError")) incomplete_init.push_back(name);

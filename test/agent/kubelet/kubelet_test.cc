@@ -434,6 +434,25 @@ TEST_CASE("preStop runs before SIGTERM on deletion") {
   CHECK(!b.Pod("hook"));
 }
 
+TEST_CASE("container statuses list the spec's volume mounts as the 1.32 kubelet does") {
+  Bench b;
+  b.AddPod("mounts", R"({"nodeName":"node-1","containers":[{"name":"app","image":"busybox",
+      "volumeMounts":[{"name":"data","mountPath":"/data"},{"name":"cfg","mountPath":"/cfg","readOnly":true}]},
+      {"name":"bare","image":"busybox"}],
+      "volumes":[{"name":"data","emptyDir":{}},{"name":"cfg","emptyDir":{}}]})");
+  const JsonValue* cs = b.ContainerStatus("mounts", 0);
+  REQUIRE(cs);
+  CHECK(GetString(*cs, "name").value_or("") == "app");
+  const JsonValue* vm = Member(*cs, "volumeMounts");
+  REQUIRE(vm);
+  CHECK(ToJson(*vm) == R"([{"name":"data","mountPath":"/data"},)"
+                             R"({"name":"cfg","mountPath":"/cfg","readOnly":true,"recursiveReadOnly":"Disabled"}])");
+  cs = b.ContainerStatus("mounts", 1);
+  REQUIRE(cs);
+  CHECK(GetString(*cs, "name").value_or("") == "bare");
+  CHECK_FALSE(Member(*cs, "volumeMounts"));
+}
+
 TEST_CASE("after a preStop hook SIGTERM gets what is left of the grace period, at least 2 s") {
   // Upstream's killContainer: gracePeriod minus the hook's seconds, then minimumGracePeriodInSeconds.
   auto sigkill_at = [](int64_t sleep_s) {
