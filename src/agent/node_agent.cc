@@ -15,6 +15,7 @@
 #include "agent/images/image_store.h"
 #include "agent/kubelet/host.h"
 #include "agent/kubelet/kubelet.h"
+#include "agent/kubelet/log_compression.h"
 #include "agent/kubelet/node_http.h"
 #include "agent/kubelet/node_status.h"
 #include "agent/kubelet/static_pods.h"
@@ -149,6 +150,7 @@ struct NodeAgent::Impl {
     tunnel_http.reset();
     status_timer.reset();
     gc_timer.reset();
+    log_timer.reset();
     manifests_watch.reset();
     manifests_timer.reset();
     airgap.reset();
@@ -212,6 +214,20 @@ struct NodeAgent::Impl {
           if (registration) registration->ReportStatus();
         }
       });
+    });
+  }
+
+  // Rotated container logs (the shims rotate them) gzipped but the newest of each, every 10 s as
+  // the kubelet's container log manager monitors them.
+  http::HandlePtr log_timer;
+  bool logs_running = false;
+  void CompressLogs() {
+    log_timer = timers.After(10000, [this]() { CompressLogs(); });
+    if (logs_running) return;
+    logs_running = true;
+    pool->Submit([this, dir = agent_dir + "/logs"]() {
+      kubelet::CompressRotatedLogs(dir);
+      loop.Post([this]() { logs_running = false; });
     });
   }
 
@@ -386,6 +402,7 @@ struct NodeAgent::Impl {
       kubelet->Start();
       CheckStatus();
       ImageGc();
+      CompressLogs();
       WatchStaticPods();
       api.Get(client::ResourceRef{"", "v1", "nodes"}, "", node_name, [this](StatusOr<JsonDoc> n) {
         if (n.ok() && kubelet) kubelet->SetNodeUid(std::string(client::MetaString(*n, "uid")));
@@ -407,6 +424,7 @@ void NodeAgent::Stop() {
   impl_->tunnel.reset();
   impl_->status_timer.reset();
   impl_->gc_timer.reset();
+  impl_->log_timer.reset();
   impl_->manifests_watch.reset();
   impl_->manifests_timer.reset();
   if (impl_->registration) impl_->registration->Stop();
