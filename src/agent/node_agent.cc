@@ -363,6 +363,7 @@ struct NodeAgent::Impl {
     src.metrics = [this]() { return kubelet->metrics(); };
     kubelet::KubeletHttpOptions kho;
     kho.node_name = node_name;
+    kho.dirs = {agent_dir, agent_dir + "/content"};
     kho.offload = [this](std::function<void()> fn) { pool->Submit(std::move(fn)); };
     kho.post = [this](std::function<void()> fn) { loop.Post(std::move(fn)); };
     kubelet_http = std::make_unique<kubelet::KubeletHttp>(std::move(src), *cgroups, *machine, timers.clock(), kho);

@@ -147,7 +147,7 @@ void KubeletHttp::Stats(bool summary, std::function<void(sm::NodeHttpResponse)> 
     else done(sm::NodeHttpResponse{200, prom::kContentType, ResourceMetricsText(*result)});
   };
   auto work = [this, refs, result, finish = std::move(finish)]() mutable {
-    *result = CollectSummary(options_.node_name, *refs, cgroups_, machine_, clock_);
+    *result = CollectSummary(options_.node_name, *refs, cgroups_, machine_, clock_, options_.dirs);
     options_.post(std::move(finish));
   };
   options_.offload(std::move(work));

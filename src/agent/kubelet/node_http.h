@@ -51,6 +51,7 @@ std::string AgentMetricsText(const std::string& node_name, const ProcessSample* 
 struct KubeletHttpOptions {
   std::string node_name;
   std::string proc_dir = "/proc";
+  SummaryDirs dirs;  // the filesystems the Summary reports
   // Runs blocking work elsewhere (a WorkPool), and brings a result back to the owner's thread.
   std::function<void(std::function<void()>)> offload;
   std::function<void(std::function<void()>)> post;

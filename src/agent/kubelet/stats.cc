@@ -2,9 +2,12 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -105,12 +108,32 @@ MachineStatsPtr NewProcMachineStats(std::string proc_dir, int64_t clock_ticks) {
   return std::make_unique<ProcMachineStats>(std::move(proc_dir), clock_ticks);
 }
 
+StatusOr<FsSample> MachineStats::Fs(const std::string& path) {
+  struct statvfs v;
+  if (statvfs(path.c_str(), &v) != 0) return Status::Internal("statvfs " + path + ": " + std::strerror(errno));
+  FsSample f;
+  const uint64_t unit = v.f_frsize ? v.f_frsize : v.f_bsize;
+  f.capacity_bytes = static_cast<uint64_t>(v.f_blocks) * unit;
+  f.available_bytes = static_cast<uint64_t>(v.f_bavail) * unit;
+  f.used_bytes = static_cast<uint64_t>(v.f_blocks - v.f_bfree) * unit;
+  f.inodes = v.f_files;
+  f.inodes_free = v.f_ffree;
+  return f;
+}
+
 Summary CollectSummary(const std::string& node_name, const std::vector<PodStatsRef>& pods, oci::Cgroups& cgroups,
-                       MachineStats& machine, const Clock& clock) {
+                       MachineStats& machine, const Clock& clock, const SummaryDirs& dirs) {
   Summary s;
   s.node_name = node_name;
   auto m = machine.Read();
   int64_t now = NowNs(clock);
+  s.time_ns = now;
+  if (!dirs.node_dir.empty()) {
+    if (auto f = machine.Fs(dirs.node_dir); f.ok()) s.node_fs = *f;
+  }
+  if (!dirs.image_dir.empty()) {
+    if (auto f = machine.Fs(dirs.image_dir); f.ok()) s.image_fs = *f;
+  }
   if (m.ok()) {
     s.node_start_s = m->boot_time_s;
     s.node.time_ns = now;
@@ -220,6 +243,26 @@ void CpuMemory(Writer& w, const Usage& u) {
   }
 }
 
+// FsStats, in the field order of the kubelet's stats/v1alpha1 types.
+void Fs(Writer& w, const char* key, const std::string& t, const FsSample& f) {
+  w.Key(key);
+  w.StartObject();
+  Str(w, "time", t);
+  w.Key("availableBytes");
+  w.Uint64(f.available_bytes);
+  w.Key("capacityBytes");
+  w.Uint64(f.capacity_bytes);
+  w.Key("usedBytes");
+  w.Uint64(f.used_bytes);
+  w.Key("inodesFree");
+  w.Uint64(f.inodes_free);
+  w.Key("inodes");
+  w.Uint64(f.inodes);
+  w.Key("inodesUsed");
+  w.Uint64(f.inodes >= f.inodes_free ? f.inodes - f.inodes_free : 0);
+  w.EndObject();
+}
+
 }  // namespace
 
 std::string SummaryJson(const Summary& s) {
@@ -231,6 +274,15 @@ std::string SummaryJson(const Summary& s) {
   Str(w, "nodeName", s.node_name);
   if (s.node_start_s > 0) Str(w, "startTime", Rfc3339(s.node_start_s * 1000000000LL));
   CpuMemory(w, s.node);
+  const std::string t = Rfc3339(s.time_ns);
+  if (s.node_fs) Fs(w, "fs", t, *s.node_fs);
+  if (s.image_fs) {
+    w.Key("runtime");
+    w.StartObject();
+    Fs(w, "imageFs", t, *s.image_fs);
+    Fs(w, "containerFs", t, *s.image_fs);
+    w.EndObject();
+  }
   w.EndObject();
   w.Key("pods");
   w.StartArray();

@@ -37,10 +37,21 @@ struct MachineSample {
   int64_t boot_time_s = 0;           // btime
 };
 
+// A filesystem as statvfs(3) sees it (the Summary API's FsStats).
+struct FsSample {
+  uint64_t capacity_bytes = 0;   // f_blocks * f_frsize
+  uint64_t available_bytes = 0;  // f_bavail * f_frsize (what an unprivileged writer gets)
+  uint64_t used_bytes = 0;       // (f_blocks - f_bfree) * f_frsize
+  uint64_t inodes = 0;
+  uint64_t inodes_free = 0;
+};
+
 class MachineStats {
  public:
   virtual ~MachineStats() = default;
   virtual StatusOr<MachineSample> Read() = 0;
+  // The filesystem holding path (statvfs by default).
+  virtual StatusOr<FsSample> Fs(const std::string& path);
 };
 using MachineStatsPtr = std::unique_ptr<MachineStats>;
 
@@ -77,16 +88,24 @@ struct PodSummary {
 
 struct Summary {
   std::string node_name;
+  int64_t time_ns = 0;  // when collected
   int64_t node_start_s = 0;
   Usage node;
+  std::optional<FsSample> node_fs;   // node.fs: the filesystem of the agent's data dir
+  std::optional<FsSample> image_fs;  // node.runtime.imageFs (and containerFs: not split here)
   bool node_error = false;  // the machine could not be read (resource_scrape_error 1)
   std::vector<PodSummary> pods;
 };
 
 // Reads the machine and the cgroups of each pod and running container. Pods whose cgroup is gone
 // are left out; a container whose cgroup cannot be read is left out of its pod.
+// fs_dirs: the agent's data dir (node.fs) and its image store (runtime imageFs); "" = left out.
+struct SummaryDirs {
+  std::string node_dir;
+  std::string image_dir;
+};
 Summary CollectSummary(const std::string& node_name, const std::vector<PodStatsRef>& pods, oci::Cgroups& cgroups,
-                       MachineStats& machine, const Clock& clock);
+                       MachineStats& machine, const Clock& clock, const SummaryDirs& dirs = {});
 
 constexpr int64_t kMinRateWindowMs = 1000;
 

@@ -13,6 +13,7 @@
 #include "agent/kubelet/node_http.h"
 #include "common/json.h"
 #include "common/prometheus.h"
+#include "json_testing.h"
 
 using namespace minik;
 using namespace minik::agent;
@@ -58,6 +59,12 @@ class FakeMachine final : public MachineStats {
     if (fail) return Status::Internal("no /proc");
     return sample;
   }
+};
+
+// Only the default Fs (statvfs).
+class NullMachine final : public MachineStats {
+ public:
+  StatusOr<MachineSample> Read() override { return Status::Internal("unused"); }
 };
 
 oci::CgroupStats Cg(uint64_t cpu, uint64_t usage, uint64_t ws, uint64_t rss) { return {cpu, usage, ws, rss}; }
@@ -317,4 +324,43 @@ TEST_CASE("stats: the kubelet HTTP handler serves its paths and 404 elsewhere") 
   CHECK(*GetInt(*Member(c, "cpu"), "usageNanoCores") == 500000000);
   r = call("GET", "/metrics");
   CHECK(r.body.find("kubelet_running_containers{container_state=\"running\"} 3\n") != std::string::npos);
+}
+
+TEST_CASE("stats: the node's filesystem and the image filesystem, as FsStats") {
+  Fixture f;
+  struct FsMachine final : public MachineStats {
+    FakeMachine* inner;
+    std::map<std::string, FsSample> fs;
+    explicit FsMachine(FakeMachine* m) : inner(m) {}
+    StatusOr<MachineSample> Read() override { return inner->Read(); }
+    StatusOr<FsSample> Fs(const std::string& path) override {
+      auto it = fs.find(path);
+      if (it == fs.end()) return Status::NotFound("no such filesystem");
+      return it->second;
+    }
+  } machine(&f.machine);
+  machine.fs["/data"] = FsSample{100ULL << 30, 40ULL << 30, 50ULL << 30, 1000, 600};
+  Summary s = CollectSummary("node-a", f.refs, f.cg, machine, f.clock, {"/data", "/images-missing"});
+  REQUIRE(s.node_fs);
+  CHECK_FALSE(s.image_fs);  // unreadable: left out
+  auto doc = testing::J(SummaryJson(s));
+  const JsonValue* fs = Path(doc, {"node", "fs"});
+  REQUIRE(fs);
+  CHECK(ToJson(*fs) == R"({"time":"2026-01-01T00:00:00Z","availableBytes":42949672960,"capacityBytes":107374182400,)"
+                       R"("usedBytes":53687091200,"inodesFree":600,"inodes":1000,"inodesUsed":400})");
+  CHECK_FALSE(Path(doc, {"node", "runtime"}));
+  machine.fs["/images"] = FsSample{10ULL << 30, 5ULL << 30, 4ULL << 30, 100, 90};
+  doc = testing::J(SummaryJson(CollectSummary("node-a", f.refs, f.cg, machine, f.clock, {"/data", "/images"})));
+  CHECK(GetInt(*Path(doc, {"node", "runtime", "imageFs"}), "capacityBytes").value_or(0) == (10LL << 30));
+  CHECK(GetInt(*Path(doc, {"node", "runtime", "containerFs"}), "inodesUsed").value_or(0) == 10);
+}
+
+TEST_CASE("stats: statvfs of a real directory") {
+  NullMachine m;
+  auto fs = m.Fs("/");
+  REQUIRE(fs.ok());
+  CHECK(fs->capacity_bytes > 0);
+  CHECK(fs->available_bytes <= fs->capacity_bytes);
+  CHECK(fs->used_bytes <= fs->capacity_bytes);
+  CHECK_FALSE(m.Fs("/nonexistent/dir").ok());
 }
