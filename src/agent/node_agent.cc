@@ -358,6 +358,7 @@ struct NodeAgent::Impl {
     machine = kubelet::NewProcMachineStats();
     kubelet::KubeletStatsSource src;
     src.pods = [this]() { return kubelet->StatsRefs(); };
+    src.pod_list = [this]() { return kubelet->PodListJson(); };
     src.running_pods = [this]() { return kubelet->running_pods(); };
     src.container_states = [this]() { return kubelet->container_states(); };
     src.metrics = [this]() { return kubelet->metrics(); };

@@ -515,6 +515,26 @@ std::vector<PodStatsRef> Kubelet::StatsRefs() const {
   return out;
 }
 
+std::string Kubelet::PodListJson() const {
+  std::vector<std::pair<std::string, const Pod*>> pods;
+  for (const auto& [uid, p] : pods_by_uid_) {
+    if (p.obj && p.in_api && !p.key.empty()) pods.emplace_back(p.key, &p);
+  }
+  std::sort(pods.begin(), pods.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out = R"({"kind":"PodList","apiVersion":"v1","metadata":{},"items":[)";
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const Pod& p = *pods[i].second;
+    JsonDoc d;
+    d.CopyFrom(*p.obj, d.GetAllocator());
+    RemoveMember(d, "status");
+    d.AddMember("status", JsonValue(BuildStatus(p), d.GetAllocator()), d.GetAllocator());
+    if (i) out += ',';
+    out += ToJson(d);
+  }
+  out += "]}";
+  return out;
+}
+
 size_t Kubelet::running_pods() const {
   size_t n = 0;
   for (const auto& [uid, p] : pods_by_uid_) n += p.sandbox_ready && !p.torn_down ? 1 : 0;

@@ -100,6 +100,9 @@ class Kubelet final : public ContainerLocator {
   // For the stats and metrics endpoints: the pods whose sandbox is up, with their running
   // containers; the pods with a running sandbox; containers by state; the counters.
   std::vector<PodStatsRef> StatsRefs() const;
+  // GET /pods: a v1 PodList of the pods this kubelet runs (static ones as their files give them),
+  // each with the status the kubelet computes, ordered by namespace and name.
+  std::string PodListJson() const;
   size_t running_pods() const;
   ContainerStateCounts container_states() const;
   const KubeletMetrics& metrics() const { return metrics_; }

@@ -112,7 +112,8 @@ KubeletHttp::~KubeletHttp() { *alive_ = false; }
 void KubeletHttp::Serve(const sm::NodeHttpRequest& req, std::function<void(sm::NodeHttpResponse)> done) {
   std::string path = req.path;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  bool known = path == "/healthz" || path == "/stats/summary" || path == "/metrics/resource" || path == "/metrics";
+  bool known = path == "/healthz" || path == "/stats/summary" || path == "/metrics/resource" || path == "/metrics" ||
+               (path == "/pods" && source_.pod_list);
   if (!known) {
     done(sm::NodeHttpResponse{404, "text/plain; charset=utf-8", "404 page not found\n"});
     return;
@@ -123,6 +124,10 @@ void KubeletHttp::Serve(const sm::NodeHttpRequest& req, std::function<void(sm::N
   }
   if (path == "/healthz") {
     done(sm::NodeHttpResponse{200, "text/plain; charset=utf-8", "ok"});
+    return;
+  }
+  if (path == "/pods") {
+    done(sm::NodeHttpResponse{200, "application/json", source_.pod_list()});
     return;
   }
   if (path == "/metrics") {

@@ -30,6 +30,7 @@ struct KubeletStatsSource {
   std::function<size_t()> running_pods;
   std::function<ContainerStateCounts()> container_states;
   std::function<KubeletMetrics()> metrics;
+  std::function<std::string()> pod_list;  // GET /pods: a v1 PodList
 };
 
 // The agent process' own numbers (client_golang's process collector).

@@ -9,6 +9,7 @@
 #include <fstream>
 #include "client/fake_api_client.h"
 #include "fakes.h"
+#include "json_testing.h"
 
 namespace minik::agent::kubelet {
 namespace {
@@ -451,6 +452,22 @@ TEST_CASE("container statuses list the spec's volume mounts as the 1.32 kubelet 
   REQUIRE(cs);
   CHECK(GetString(*cs, "name").value_or("") == "bare");
   CHECK_FALSE(Member(*cs, "volumeMounts"));
+}
+
+TEST_CASE("the kubelet's /pods: a PodList of its pods with the status it computes") {
+  Bench b;
+  b.AddPod("web", R"({"nodeName":"node-1","containers":[{"name":"app","image":"busybox"}]})");
+  b.AddPod("api", R"({"nodeName":"node-1","containers":[{"name":"app","image":"busybox"}]})");
+  auto list = testing::J(b.kubelet->PodListJson());
+  CHECK(GetString(list, "kind").value_or("") == "PodList");
+  CHECK(GetString(list, "apiVersion").value_or("") == "v1");
+  const JsonValue* items = Member(list, "items");
+  REQUIRE(items);
+  REQUIRE(items->Size() == 2);
+  CHECK(GetString(*Member((*items)[0], "metadata"), "name").value_or("") == "api");
+  CHECK(GetString(*Member((*items)[1], "metadata"), "name").value_or("") == "web");
+  CHECK(GetString(*Member((*items)[1], "status"), "phase").value_or("") == "Running");
+  CHECK(GetString(*Member((*items)[1], "spec"), "nodeName").value_or("") == "node-1");
 }
 
 TEST_CASE("after a preStop hook SIGTERM gets what is left of the grace period, at least 2 s") {
