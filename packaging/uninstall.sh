@@ -13,7 +13,8 @@
 # interfaces and nftables tables), disables and removes minik.service and minik-agent.service,
 # then removes <bin-dir>/minik, the killall and uninstall scripts, /etc/minik (config, agent
 # env file and the default kubeconfig /etc/minik/minik.yaml), /var/lib/minik (or
-# MINIK_DATA_DIR) and /run/minik. Nothing outside those paths is touched.
+# MINIK_DATA_DIR), /run/minik, the pods' logs /var/log/pods and their links in
+# /var/log/containers. Nothing outside those paths is touched.
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -104,7 +105,16 @@ has_mounts_under() {
 }
 
 failed=0
-for dir in "${ROOT}/etc/minik" "${ROOT}${DATA_DIR}" "${ROOT}/run/minik"; do
+# The container log links (/var/log/containers/*.log -> /var/log/pods/...), then the logs.
+if [ -d "${ROOT}/var/log/containers" ]; then
+  for link in "${ROOT}/var/log/containers"/*.log; do
+    [ -L "$link" ] || continue
+    case "$(readlink -- "$link")" in
+      /var/log/pods/*) rm -f -- "$link" ;;
+    esac
+  done
+fi
+for dir in "${ROOT}/etc/minik" "${ROOT}${DATA_DIR}" "${ROOT}/run/minik" "${ROOT}/var/log/pods"; do
   [ -e "$dir" ] || continue
   if has_mounts_under "$dir"; then
     echo "uninstall.sh: ${dir} still has mounts under it; not removing it (unmount them and run again)" >&2

@@ -79,6 +79,13 @@ const std::vector<Flag>& Flags() {
          c.cgroup_root = v;
          return Status::OK();
        }},
+      {"pod-logs-dir", "DIR", "Folder of the pods' container logs (default: /var/log/pods; links in its sibling containers/)",
+       [](AgentConfig& c, const std::string& v) {
+         if (v.size() < 2 || v[0] != '/') return BadValue("pod-logs-dir", v, "must be an absolute path");
+         c.pod_logs_dir = v;
+         while (c.pod_logs_dir.size() > 1 && c.pod_logs_dir.back() == '/') c.pod_logs_dir.pop_back();
+         return Status::OK();
+       }},
       {"private-registry", "FILE", "Private registry configuration file (default: /etc/minik/registries.yaml)",
        [](AgentConfig& c, const std::string& v) {
          c.private_registry = v;

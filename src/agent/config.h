@@ -19,6 +19,9 @@ struct AgentConfig {
   std::vector<std::string> node_taints;  // k=v:Effect
   std::string runtime = "runc";
   std::string cgroup_root = "/kubepods";                       // --cgroup-root (kubelet's flag)
+  // --pod-logs-dir (the kubelet's podLogsDir): <dir>/<ns>_<pod>_<uid>/<container>/<n>.log, each
+  // started container's log linked from <dir>/../containers/ as the kubelet does.
+  std::string pod_logs_dir = "/var/log/pods";
   std::string private_registry = "/etc/minik/registries.yaml";  // --private-registry (k3s's flag)
   std::string cluster_dns = "10.43.0.10";                      // --cluster-dns (k3s's default)
   std::string cluster_domain = "cluster.local";                // --cluster-domain

@@ -225,7 +225,7 @@ struct NodeAgent::Impl {
     log_timer = timers.After(10000, [this]() { CompressLogs(); });
     if (logs_running) return;
     logs_running = true;
-    pool->Submit([this, dir = agent_dir + "/logs"]() {
+    pool->Submit([this, dir = cfg.pod_logs_dir]() {
       kubelet::CompressRotatedLogs(dir);
       loop.Post([this]() { logs_running = false; });
     });
@@ -267,11 +267,13 @@ struct NodeAgent::Impl {
     node_name = DefaultNodeName(cfg);
     node_ip = DefaultNodeIp(cfg);
     std::error_code ec;
-    for (const char* d : {"", "/content", "/images", "/pods", "/bundles", "/run", "/containers", "/runc", "/logs",
+    for (const char* d : {"", "/content", "/images", "/pods", "/bundles", "/run", "/containers", "/runc",
                           "/pod-manifests"}) {
       std::filesystem::create_directories(agent_dir + d, ec);
       if (ec) return Status::Internal("creating " + agent_dir + d + ": " + ec.message());
     }
+    std::filesystem::create_directories(cfg.pod_logs_dir, ec);
+    if (ec) return Status::Internal("creating " + cfg.pod_logs_dir + ": " + ec.message());
     // Starting a container holds a thread while runc creates it (~300 ms here): enough threads
     // for a burst of pods to start in parallel.
     pool = std::make_unique<WorkPool>(8);
@@ -342,7 +344,8 @@ struct NodeAgent::Impl {
     kubelet::KubeletOptions ko;
     ko.node_name = node_name;
     ko.node_ip = node_ip;
-    ko.logs_dir = agent_dir + "/logs";
+    ko.logs_dir = cfg.pod_logs_dir;
+    ko.container_links_dir = std::filesystem::path(cfg.pod_logs_dir).parent_path().string() + "/containers";
     kubelet = std::make_unique<kubelet::Kubelet>(api, timers, *runtime, *host, *events, ko);
 
     // kubectl logs, exec, attach, port-forward: through a tunnel this agent opens to the server.

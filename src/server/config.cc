@@ -139,6 +139,13 @@ const std::vector<Flag>& Flags() {
          c.cgroup_root = v;
          return Status::OK();
        }},
+      {"pod-logs-dir", "DIR", "Folder of the embedded agent's pod logs (default: /var/log/pods; links in its sibling containers/)",
+       [](ServerConfig& c, const std::string& v) {
+         if (v.size() < 2 || v[0] != '/') return BadValue("pod-logs-dir", v, "must be an absolute path");
+         c.pod_logs_dir = v;
+         while (c.pod_logs_dir.size() > 1 && c.pod_logs_dir.back() == '/') c.pod_logs_dir.pop_back();
+         return Status::OK();
+       }},
       {"private-registry", "FILE", "Private registry configuration file (default: /etc/minik/registries.yaml)",
        StringFlag(&ServerConfig::private_registry)},
       {"runtime", "NAME", "OCI runtime of the embedded agent, on PATH (default: runc)", StringFlag(&ServerConfig::runtime)},

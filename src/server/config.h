@@ -29,6 +29,7 @@ struct ServerConfig {
   std::vector<std::string> node_labels;  // k=v
   std::vector<std::string> node_taints;  // k[=v]:Effect
   std::string cgroup_root = "/kubepods";
+  std::string pod_logs_dir = "/var/log/pods";
   std::string private_registry = "/etc/minik/registries.yaml";
   std::string runtime = "runc";
   // How often the built-in metrics API (metrics.k8s.io) scrapes the nodes while it is in use

@@ -279,6 +279,7 @@ Status RunServer(const ServerConfig& cfg) {
       ac.node_taints = cfg.node_taints;
       ac.extra_node_labels = {"node-role.kubernetes.io/control-plane=true", "node-role.kubernetes.io/master=true"};
       ac.cgroup_root = cfg.cgroup_root;
+      ac.pod_logs_dir = cfg.pod_logs_dir;
       ac.private_registry = cfg.private_registry;
       ac.runtime = cfg.runtime;
       ac.cluster_dns = cfg.cluster_dns;

@@ -61,6 +61,7 @@ class MinikServer:
         self.config = os.path.join(self.tmp, "config.yaml")
         self.cache = os.path.join(self.tmp, "kube-cache")
         self.log_path = os.path.join(self.tmp, "minik.log")
+        self.pod_logs_dir = os.path.join(self.tmp, "log", "pods")
         self.port = port
         self.extra_args = list(extra_args)
         self.proc = None
@@ -100,7 +101,9 @@ class MinikServer:
                 for img in self.images:
                     shutil.copy(img, images_dir)
             prefix = ["nsenter", f"--mount=/proc/{self.mnt_holder.pid}/ns/mnt", f"--net=/run/netns/{self.ns}", "--"]
-            agent_args = ["--cgroup-root", self.cgroup_root]
+            # Pod logs (and their links in the sibling containers/) under the test's temp dir,
+            # not the host's /var/log/pods.
+            agent_args = ["--cgroup-root", self.cgroup_root, "--pod-logs-dir", self.pod_logs_dir]
         cmd = prefix + [MINIK, "server",
                         "--config", self.config,
                         "--data-dir", self.data_dir,

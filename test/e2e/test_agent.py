@@ -310,6 +310,15 @@ class StreamingTest(ServerTestCase):
         self.assertEqual(self.kn("logs", "talk", "--tail=1").out.count("\n"), 1)
         ts = self.kn("logs", "talk", "--timestamps", "--tail=1").out
         self.assertRegex(ts, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick \d+\n$")
+        # As the kubelet lays them out for log shippers: <pod-logs-dir>/<ns>_<pod>_<uid>/<container>/0.log,
+        # linked from ../containers/<pod>_<ns>_<container>-<container id>.log.
+        pod = json.loads(self.kn("get", "pod", "talk", "-o", "json").out)
+        cid = pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+        log = os.path.join(self.server.pod_logs_dir, f"{self.ns}_talk_{pod['metadata']['uid']}", "main", "0.log")
+        link = os.path.join(os.path.dirname(self.server.pod_logs_dir), "containers", f"talk_{self.ns}_main-{cid}.log")
+        self.assertEqual(os.readlink(link), log)
+        with open(link) as f:
+            self.assertRegex(f.readline(), r"^\d{4}-\d\d-\d\dT\S+Z stdout F one$")
         # -f streams new lines as they come.
         p = subprocess.Popen(["ip", "netns", "exec", self.server.ns, "kubectl", "--kubeconfig", self.server.kubeconfig,
                               "-n", self.ns, "logs", "-f", "talk", "--tail=0"], stdout=subprocess.PIPE, text=True)
@@ -508,7 +517,9 @@ class AgentRestartTest(ServerTestCase):
         wait_for(lambda: not os.listdir(os.path.join(agent_dir, "bundles")), timeout=30, what="bundles removed")
         self.assertEqual(os.listdir(os.path.join(agent_dir, "pods")), [])
         self.assertEqual(os.listdir(os.path.join(agent_dir, "containers")), [])
-        wait_for(lambda: not os.listdir(os.path.join(agent_dir, "logs")), timeout=30, what="pod logs removed")
+        wait_for(lambda: not os.listdir(self.server.pod_logs_dir), timeout=30, what="pod logs removed")
+        links = os.path.join(os.path.dirname(self.server.pod_logs_dir), "containers")
+        wait_for(lambda: not os.listdir(links), timeout=30, what="container log links removed")
         for kind in ("netns", "ipcns", "utsns"):
             d = os.path.join(agent_dir, "run", kind)
             self.assertEqual(os.listdir(d) if os.path.isdir(d) else [], [])

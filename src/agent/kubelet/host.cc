@@ -711,6 +711,36 @@ void RealPodHost::RemoveLogs(const std::string& dir) {
       [](int) {});
 }
 
+void RealPodHost::LinkContainerLog(const std::string& log_path, const std::string& link) {
+  OffLoop<int>(
+      [log_path, link]() {
+        std::error_code ec;
+        fs::create_directories(fs::path(link).parent_path(), ec);
+        fs::remove(link, ec);  // an adopted container's link from before
+        fs::create_symlink(log_path, link, ec);
+        if (ec) MINIK_LOG(Warning) << "linking container log " << link << ": " << ec.message();
+        return 0;
+      },
+      [](int) {});
+}
+
+void RealPodHost::RemoveContainerLog(const std::string& log_path, const std::string& link) {
+  OffLoop<int>(
+      [log_path, link]() {
+        std::error_code ec;
+        if (!link.empty()) fs::remove(link, ec);
+        if (log_path.empty()) return 0;
+        fs::path p(log_path);
+        const std::string prefix = p.filename().string() + ".";  // rotated: <n>.log.<time>[.gz]
+        for (const auto& e : fs::directory_iterator(p.parent_path(), ec)) {
+          std::string name = e.path().filename();
+          if (name == p.filename() || name.rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
+        }
+        return 0;
+      },
+      [](int) {});
+}
+
 std::vector<std::string> RealPodHost::PodsOnDisk() {
   std::set<std::string> uids;
   for (const auto& u : volumes_.ListPodDirs()) uids.insert(u);

@@ -68,6 +68,8 @@ class RealPodHost final : public PodHost {
   void TearDownPod(const std::string& uid, std::function<void(Status)> done) override;
   void Check(const std::string& pod_uid, NetCheck check, std::function<void(bool, std::string)> done) override;
   void RemoveLogs(const std::string& dir) override;
+  void LinkContainerLog(const std::string& log_path, const std::string& link) override;
+  void RemoveContainerLog(const std::string& log_path, const std::string& link) override;
   std::vector<std::string> PodsOnDisk() override;
 
   // The pod's network namespace file ("" for host-network pods).

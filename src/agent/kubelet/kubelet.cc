@@ -128,6 +128,16 @@ std::string Kubelet::LogPath(const Pod& p, const std::string& container, int att
   return options_.logs_dir + "/" + ns + "_" + name + "_" + p.uid + "/" + container + "/" + std::to_string(attempt) + ".log";
 }
 
+std::string Kubelet::LogLink(const Pod& p, const std::string& container, const std::string& id) const {
+  if (options_.container_links_dir.empty()) return "";
+  std::string ns, name;
+  client::SplitKey(p.key, &ns, &name);
+  // The kubelet's logSymlink: at most 251 characters before ".log".
+  std::string base = name + "_" + ns + "_" + container + "-" + id;
+  if (base.size() > 251) base.resize(251);
+  return options_.container_links_dir + "/" + base + ".log";
+}
+
 void Kubelet::Start() {
   if (running_) return;
   running_ = true;
@@ -796,12 +806,16 @@ void Kubelet::StartContainer(Pod& p, Container& c, const JsonValue& spec) {
       Pod& p3 = it2->second;
       Container& c3 = p3.containers[name];
       c3.starting = false;
-      // The instance before the previous one goes: its container and bundle (its log stays).
+      // The instance before the previous one goes: its container, bundle and log, as the
+      // kubelet's container GC keeps only the last dead instance.
       if (c3.previous) {
         std::string old = c3.previous->id;
         uid_by_container_.erase(old);
         runtime_.Remove(old, [](Status) {});
         host_.CleanUpContainer(old, [] {});
+        host_.RemoveContainerLog(c3.previous->status.log_path.empty() ? LogPath(p3, name, c3.previous->attempt)
+                                                                      : c3.previous->status.log_path,
+                                 LogLink(p3, name, old));
       }
       c3.previous = c3.current;
       Instance inst;
@@ -824,6 +838,7 @@ void Kubelet::StartContainer(Pod& p, Container& c, const JsonValue& spec) {
         Enqueue(uid);
         return;
       }
+      if (std::string link = LogLink(p3, name, id); !link.empty()) host_.LinkContainerLog(log_path, link);
       auto got = runtime_.Get(id);
       if (got) inst.status = *got;
       if (inst.status.state == State::kUnknown || inst.status.state == State::kCreated) inst.status.state = State::kRunning;
@@ -1197,8 +1212,12 @@ void Kubelet::MaybeFinish(Pod& p) {
       }
     }
     for (auto& [name, c] : p.containers) {
-      if (c.current) uid_by_container_.erase(c.current->id);
-      if (c.previous) uid_by_container_.erase(c.previous->id);
+      for (auto* inst : {&c.current, &c.previous}) {
+        if (!*inst) continue;
+        uid_by_container_.erase((*inst)->id);
+        std::string link = p.key.empty() ? "" : LogLink(p, name, (*inst)->id);
+        if (!link.empty()) host_.RemoveContainerLog("", link);  // the files go with the pod's log directory
+      }
     }
     pods_by_uid_.erase(p.uid);
     return;

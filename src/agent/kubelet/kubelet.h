@@ -61,6 +61,8 @@ struct KubeletOptions {
   std::string node_name;
   std::string node_ip;
   std::string logs_dir;  // <logs_dir>/<ns>_<name>_<uid>/<container>/<restart>.log
+  // Where each started container's log is linked as <pod>_<ns>_<container>-<id>.log ("" = nowhere).
+  std::string container_links_dir;
   int64_t backoff_initial_ms = 10000;
   int64_t backoff_max_ms = 300000;
   int64_t backoff_reset_ms = 600000;  // a container that ran this long restarts without delay
@@ -194,6 +196,7 @@ class Kubelet final : public ContainerLocator {
   int64_t NowMs() const;
   std::string NewContainerId();
   std::string LogPath(const Pod& p, const std::string& container, int attempt) const;
+  std::string LogLink(const Pod& p, const std::string& container, const std::string& id) const;
 
   client::ApiClient& client_;
   client::Timers& timers_;

@@ -84,6 +84,11 @@ class PodHost {
   virtual void Check(const std::string& pod_uid, NetCheck check, std::function<void(bool, std::string)> done) = 0;
   // Removes a pod's log directory (the pod is gone from the API: nothing of it stays).
   virtual void RemoveLogs(const std::string& dir) = 0;
+  // A started container's log under its legacy name: link -> log_path (the kubelet's
+  // /var/log/containers/<pod>_<ns>_<container>-<id>.log, what log shippers tail).
+  virtual void LinkContainerLog(const std::string& log_path, const std::string& link) = 0;
+  // A removed container's log, with its rotated files ("" = leave the files), and its link ("" = none).
+  virtual void RemoveContainerLog(const std::string& log_path, const std::string& link) = 0;
   // Pod UIDs that have something on the machine (to clean pods that vanished while the agent was down).
   virtual std::vector<std::string> PodsOnDisk() = 0;
 };

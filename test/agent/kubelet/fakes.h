@@ -157,6 +157,13 @@ class FakeHost : public PodHost {
   std::vector<std::string> PodsOnDisk() override { return {pods.begin(), pods.end()}; }
   std::vector<std::string> removed_logs;
   void RemoveLogs(const std::string& dir) override { removed_logs.push_back(dir); }
+  std::map<std::string, std::string> log_links;  // link -> log path
+  std::vector<std::string> removed_container_logs;
+  void LinkContainerLog(const std::string& log_path, const std::string& link) override { log_links[link] = log_path; }
+  void RemoveContainerLog(const std::string& log_path, const std::string& link) override {
+    removed_container_logs.push_back(log_path);
+    log_links.erase(link);
+  }
   std::set<int> open_ports;  // network checks to these ports succeed
   std::vector<NetCheck> checks;
   void Check(const std::string&, NetCheck check, std::function<void(bool, std::string)> done) override {

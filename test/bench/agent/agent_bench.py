@@ -212,7 +212,8 @@ class AgentProcess(HollowAgent):
             token = f.read().strip()
         cmd = ["nsenter", f"--mount=/proc/{s.mnt_holder.pid}/ns/mnt", f"--net=/run/netns/{s.ns}", "--",
                harness.MINIK, "agent", "--join", f"https://127.0.0.1:{s.port}", "--token", token,
-               "--data-dir", s.data_dir, "--cgroup-root", s.cgroup_root, "--node-name", self.name] + self.extra_args
+               "--data-dir", s.data_dir, "--cgroup-root", s.cgroup_root, "--pod-logs-dir", s.pod_logs_dir,
+               "--node-name", self.name] + self.extra_args
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         s.agents.append(self)
