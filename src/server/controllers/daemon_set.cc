@@ -470,11 +470,7 @@ class DaemonSetController final : public Controller {
     if (IsBeingDeleted(*cur)) return OnPodDelete(cur);
     auto u = OwnersOnControlleeUpdate(dss_, kKind, *old, *cur);
     for (const auto& ds : u.wake) EnqueueObject(ds);
-    if (!u.controller) return;
-    int64_t mrs = MinReadySeconds(*u.controller);
-    if (!IsPodReady(*old) && IsPodReady(*cur) && mrs > 0) {
-      EnqueueAfter(client::ObjectKey(*u.controller), mrs * 1000 + 1000);
-    }
+    if (u.available_recheck_ms > 0) EnqueueAfter(client::ObjectKey(*u.controller), u.available_recheck_ms);
   }
   void OnPodDelete(const ObjectPtr& pod) {
     const JsonValue* ref = ControllerRef(*pod);

@@ -465,11 +465,7 @@ class StatefulSetController final : public Controller {
     if (client::MetaString(*old, "resourceVersion") == client::MetaString(*cur, "resourceVersion")) return;
     auto u = OwnersOnControlleeUpdate(sets_, kKind, *old, *cur);
     for (const auto& s : u.wake) EnqueueObject(s);
-    if (!u.controller) return;
-    int64_t mrs = MinReadySeconds(*u.controller);
-    if (!IsPodReady(*old) && IsPodReady(*cur) && mrs > 0) {
-      EnqueueAfter(client::ObjectKey(*u.controller), mrs * 1000 + 1000);
-    }
+    if (u.available_recheck_ms > 0) EnqueueAfter(client::ObjectKey(*u.controller), u.available_recheck_ms);
   }
   void OnPodDelete(const ObjectPtr& pod) {
     const JsonValue* ref = ControllerRef(*pod);

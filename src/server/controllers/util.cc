@@ -78,7 +78,10 @@ ControlleeUpdate OwnersOnControlleeUpdate(const client::Informer& owners, std::s
   }
   if (cref) {
     out.controller = ResolveControllerRef(owners, kind, Namespace(cur), *cref);
-    if (out.controller) out.wake.push_back(out.controller);
+    if (!out.controller) return out;
+    out.wake.push_back(out.controller);
+    int64_t min_ready = IntOr(Path(*out.controller, {"spec", "minReadySeconds"}), 0);
+    if (!IsPodReady(old) && IsPodReady(cur) && min_ready > 0) out.available_recheck_ms = min_ready * 1000 + 1000;
     return out;
   }
   if (JsonChanged(Labels(old), Labels(cur)) || changed) {

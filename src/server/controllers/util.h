@@ -84,6 +84,10 @@ std::vector<client::ObjectPtr> OwnersSelecting(const client::Informer& owners, c
 struct ControlleeUpdate {
   std::vector<client::ObjectPtr> wake;  // in that order
   client::ObjectPtr controller;         // cur's controller, resolved
+  // For pods: when cur became Ready and its controller has spec.minReadySeconds > 0, the delay
+  // (minReadySeconds + 1 s, in ms) after which to sync the controller again to count the pod
+  // available; 0 otherwise.
+  int64_t available_recheck_ms = 0;
 };
 ControlleeUpdate OwnersOnControlleeUpdate(const client::Informer& owners, std::string_view kind,
                                           const JsonValue& old, const JsonValue& cur);

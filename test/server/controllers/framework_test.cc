@@ -239,6 +239,26 @@ TEST_CASE("workload handler helpers: controller references, selecting owners, up
   CHECK(names(u.wake) == std::vector<std::string>{"b"});  // an orphan relabelled
   u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ""), pod(R"({"app":"a"})", ""));
   CHECK(u.wake.empty());  // an orphan whose labels stayed
+  CHECK(u.available_recheck_ms == 0);
+
+  // A pod that became Ready: a recheck after its controller's minReadySeconds + 1 s.
+  auto slow = b.Seed(kDaemonSets, R"({"metadata":{"name":"slow","namespace":"ns"},"spec":{"minReadySeconds":7}})");
+  b.timers.RunPending();
+  auto ready_pod = [&](bool ready) {
+    JsonDoc d = pod(R"({"app":"a"})", ref_to(slow));
+    SetMember(d, "status", Clone(Json(R"({"conditions":[{"type":"Ready","status":")" + std::string(ready ? "True" : "False") +
+                                     R"("}]})"),
+                                d.GetAllocator()),
+              d.GetAllocator());
+    return d;
+  };
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", ready_pod(false), ready_pod(true));
+  CHECK(names(u.wake) == std::vector<std::string>{"slow"});
+  CHECK(u.available_recheck_ms == 8000);
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", ready_pod(true), ready_pod(true));
+  CHECK(u.available_recheck_ms == 0);  // was Ready already
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ref_to(a)), pod(R"({"app":"a"})", ref_to(a)));
+  CHECK(u.available_recheck_ms == 0);  // not Ready
 
   CHECK(ToJson(ObjectEventRef(*a, "apps/v1", "DaemonSet")) ==
         R"({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"a","namespace":"ns","uid":")" +
