@@ -45,38 +45,56 @@ std::string FormatRFC3339Micro(TimePoint t) {
   return buf;
 }
 
-bool ParseRFC3339(std::string_view s, TimePoint* out) {
+namespace {
+// The parser of ParseRFC3339Nano: whole seconds since the epoch and the fraction in ns (0 to
+// 999999999).
+bool ParseRFC3339Parts(std::string_view s, int64_t* unix_secs, int64_t* frac_ns) {
+  auto digits = [&](size_t pos, size_t n, int* out) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
   int y, mo, d, h, mi, sec;
-  if (s.size() < 20) return false;
-  std::string str(s);
-  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) return false;
+  if (!digits(0, 4, &y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d) ||
+      (s[10] != 'T' && s[10] != 't') || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' ||
+      !digits(17, 2, &sec)) {
+    return false;
+  }
   size_t pos = 19;
-  int64_t micros = 0;
-  if (pos < str.size() && str[pos] == '.') {
+  int64_t frac = 0;
+  if (pos < s.size() && s[pos] == '.') {
     ++pos;
-    int digits = 0;
-    while (pos < str.size() && str[pos] >= '0' && str[pos] <= '9') {
-      if (digits < 6) {
-        micros = micros * 10 + (str[pos] - '0');
-        ++digits;
+    int n = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (n < 9) {
+        frac = frac * 10 + (s[pos] - '0');
+        ++n;
       }
       ++pos;
     }
-    for (; digits < 6; ++digits) micros *= 10;
+    if (n == 0) return false;
+    for (; n < 9; ++n) frac *= 10;
   }
-  int offset_sec = 0;
-  if (pos >= str.size()) return false;
-  if (str[pos] == 'Z' || str[pos] == 'z') {
+  int64_t offset = 0;
+  if (pos >= s.size()) return false;
+  if (s[pos] == 'Z' || s[pos] == 'z') {
     ++pos;
-  } else if (str[pos] == '+' || str[pos] == '-') {
+  } else if (s[pos] == '+' || s[pos] == '-') {
     int oh, om;
-    if (std::sscanf(str.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return false;
-    offset_sec = (oh * 3600 + om * 60) * (str[pos] == '-' ? -1 : 1);
+    if (!digits(pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, &om)) {
+      return false;
+    }
+    offset = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return false;
   }
-  if (pos != str.size()) return false;
+  if (pos != s.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
@@ -84,8 +102,23 @@ bool ParseRFC3339(std::string_view s, TimePoint* out) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = sec;
-  time_t tt = timegm(&tm);
-  *out = TimePoint(std::chrono::seconds(tt - offset_sec)) + std::chrono::microseconds(micros);
+  *unix_secs = static_cast<int64_t>(timegm(&tm)) - offset;
+  *frac_ns = frac;
+  return true;
+}
+}  // namespace
+
+bool ParseRFC3339Nano(std::string_view s, int64_t* unix_ns) {
+  int64_t secs, frac;
+  if (!ParseRFC3339Parts(s, &secs, &frac)) return false;
+  *unix_ns = secs * 1000000000 + frac;
+  return true;
+}
+
+bool ParseRFC3339(std::string_view s, TimePoint* out) {
+  int64_t secs, frac;
+  if (!ParseRFC3339Parts(s, &secs, &frac)) return false;
+  *out = TimePoint(std::chrono::seconds(secs)) + std::chrono::microseconds(frac / 1000);
   return true;
 }
 

@@ -46,7 +46,13 @@ class FakeClock final : public Clock {
 std::string FormatRFC3339(TimePoint t);
 // "2026-11-22T08:30:01.123456Z" (metav1.MicroTime).
 std::string FormatRFC3339Micro(TimePoint t);
-// Parses RFC 3339 with optional fraction and "Z" or "+hh:mm" offset. Returns false if malformed.
+// Parses RFC 3339 as Go's time.RFC3339Nano layout reads it ("2016-10-06T00:17:09.669794202Z",
+// "2026-11-22T10:30:01+02:00"): four-digit year, two-digit fields in range (second up to 60), an
+// optional fraction of one or more digits (those beyond nanoseconds ignored), then "Z" or an
+// "+hh:mm"/"-hh:mm" offset ("t" and "z" in lower case accepted). Returns false if malformed.
+// Into nanoseconds since the epoch.
+bool ParseRFC3339Nano(std::string_view s, int64_t* unix_ns);
+// The same into a TimePoint of microsecond precision (the fraction beyond is dropped).
 bool ParseRFC3339(std::string_view s, TimePoint* out);
 // A millisecond duration as Go's time.Duration.String() prints it: "0s", "512ms", "1.5s", "2m3.004s",
 // "1h0m0s" (the kubelet's event messages use it).

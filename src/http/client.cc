@@ -25,10 +25,7 @@ using internal::SslErrors;
 using internal::Transport;
 
 const std::string* Response::Header(std::string_view lower_name) const {
-  for (const auto& [k, v] : headers) {
-    if (k == lower_name) return &v;
-  }
-  return nullptr;
+  return internal::FindHeader(headers, lower_name);
 }
 
 namespace {
@@ -378,17 +375,7 @@ class ClientConn final : public Transport {
     }
   }
 
-  void ForwardToStream() {
-    if (upgraded_ != nullptr && in_off_ < in_.size()) {
-      std::string data = in_off_ == 0 ? std::move(in_) : in_.substr(in_off_);
-      in_.clear();
-      in_off_ = 0;
-      upgraded_->OnData(data);
-    } else {
-      in_.clear();
-      in_off_ = 0;
-    }
-  }
+  void ForwardToStream() { internal::ForwardUnparsed(upgraded_, &in_, &in_off_); }
 
   // A 101 to an Upgrade call: the connection leaves the pool and becomes a byte stream.
   void SwitchProtocols() {

@@ -7,6 +7,14 @@
 
 namespace minik::http::internal {
 
+const std::string* FindHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+                              std::string_view lower_name) {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return &v;
+  }
+  return nullptr;
+}
+
 const char* StatusText(int status) {
   switch (status) {
     case 100:

@@ -7,8 +7,16 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace minik::http::internal {
+
+// The value of the first header named lower_name (names stored lower-cased), or nullptr: what
+// Request::Header and Response::Header answer.
+const std::string* FindHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+                              std::string_view lower_name);
 
 // "OK", "Not Found", ... ("Unknown" for codes without a reason phrase).
 const char* StatusText(int status);

@@ -23,10 +23,7 @@ using internal::SslErrors;
 using internal::Transport;
 
 const std::string* Request::Header(std::string_view lower_name) const {
-  for (const auto& [k, v] : headers) {
-    if (k == lower_name) return &v;
-  }
-  return nullptr;
+  return internal::FindHeader(headers, lower_name);
 }
 
 namespace {
@@ -245,17 +242,7 @@ class Conn final : public Transport {
   bool switched_ = false;                // a 101 was sent: the bytes belong to upgraded_
   internal::UpgradedStream* upgraded_ = nullptr;
 
-  void ForwardToStream() {
-    if (upgraded_ != nullptr && in_off_ < in_.size()) {
-      std::string data = in_off_ == 0 ? std::move(in_) : in_.substr(in_off_);
-      in_.clear();
-      in_off_ = 0;
-      upgraded_->OnData(data);
-    } else {
-      in_.clear();
-      in_off_ = 0;
-    }
-  }
+  void ForwardToStream() { internal::ForwardUnparsed(upgraded_, &in_, &in_off_); }
 };
 
 class Response final : public ResponseWriter {

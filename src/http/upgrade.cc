@@ -26,6 +26,18 @@ UpgradedStream::~UpgradedStream() {
   }
 }
 
+void ForwardUnparsed(UpgradedStream* upgraded, std::string* in, size_t* in_off) {
+  if (upgraded != nullptr && *in_off < in->size()) {
+    std::string data = *in_off == 0 ? std::move(*in) : in->substr(*in_off);
+    in->clear();
+    *in_off = 0;
+    upgraded->OnData(data);
+  } else {
+    in->clear();
+    *in_off = 0;
+  }
+}
+
 void UpgradedStream::Detach() {
   t_ = nullptr;
   if (on_destroy) {

@@ -45,4 +45,9 @@ class UpgradedStream final : public ByteStream {
   Status end_status_;
 };
 
+// A connection's unparsed input (in from offset *in_off on) after its parser stopped: handed to
+// upgraded (when set and anything is left), then the buffer is emptied either way. upgraded may
+// destroy the connection owning in and in_off; neither is touched after it was called.
+void ForwardUnparsed(UpgradedStream* upgraded, std::string* in, size_t* in_off);
+
 }  // namespace minik::http::internal

@@ -16,6 +16,32 @@ TEST_CASE("RFC 3339 formatting and parsing round-trip") {
   CHECK_FALSE(ParseRFC3339("garbage", &t));
 }
 
+TEST_CASE("RFC 3339 parsing: nanoseconds, offsets, and what is malformed") {
+  int64_t ns = 0;
+  REQUIRE(ParseRFC3339Nano("2016-10-06T00:17:09.669794202Z", &ns));
+  CHECK(ns == 1475713029669794202);
+  REQUIRE(ParseRFC3339Nano("2016-10-06T00:17:09.5Z", &ns));  // short fraction: tenths
+  CHECK(ns == 1475713029500000000);
+  REQUIRE(ParseRFC3339Nano("2016-10-06T00:17:09.1234567891234z", &ns));  // digits beyond ns ignored
+  CHECK(ns == 1475713029123456789);
+  REQUIRE(ParseRFC3339Nano("2016-10-05t19:17:09-05:00", &ns));
+  CHECK(ns == 1475713029000000000);
+  REQUIRE(ParseRFC3339Nano("1969-12-31T23:59:59.25Z", &ns));  // before the epoch
+  CHECK(ns == -750000000);
+  for (const char* bad : {"2016-10-06T00:17:09.Z", "2016-13-06T00:17:09Z", "2016-10-06T24:17:09Z",
+                          "2016-10-06T00:17:09+0200", "2016-10-06T00:17:09Zx", " 2016-10-06T00:17:09Z",
+                          "+016-10-06T00:17:09Z", "2016-10-06T00:17:09"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseRFC3339Nano(bad, &ns));
+  }
+  // The TimePoint form keeps microseconds, also before the epoch.
+  TimePoint t;
+  REQUIRE(ParseRFC3339("2016-10-06T00:17:09.669794202Z", &t));
+  CHECK(FormatRFC3339Micro(t) == "2016-10-06T00:17:09.669794Z");
+  REQUIRE(ParseRFC3339("1969-12-31T23:59:59.250000999Z", &t));
+  CHECK(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() == -750000);
+}
+
 TEST_CASE("FakeClock advances only when told") {
   FakeClock c;
   auto t0 = c.Now();

@@ -115,65 +115,6 @@ std::string FormatRFC3339NanoFixed(int64_t unix_ns) {
   return std::string(buf, 30);
 }
 
-bool ParseRFC3339Nano(std::string_view s, int64_t* unix_ns) {
-  auto digits = [&](size_t pos, size_t n, int* out) {
-    if (pos + n > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  int y, mo, d, h, mi, sec;
-  if (!digits(0, 4, &y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d) ||
-      (s[10] != 'T' && s[10] != 't') || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' ||
-      !digits(17, 2, &sec)) {
-    return false;
-  }
-  size_t pos = 19;
-  int64_t frac = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    int n = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (n < 9) {
-        frac = frac * 10 + (s[pos] - '0');
-        ++n;
-      }
-      ++pos;
-    }
-    if (n == 0) return false;
-    for (; n < 9; ++n) frac *= 10;
-  }
-  int64_t offset = 0;
-  if (pos >= s.size()) return false;
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
-    int oh, om;
-    if (!digits(pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, &om)) {
-      return false;
-    }
-    offset = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return false;
-  }
-  if (pos != s.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
-  *unix_ns = secs * kNsPerSec + frac;
-  return true;
-}
-
 int64_t WallNowNs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace minik::agent::runtime {
@@ -35,8 +36,8 @@ std::string FormatRFC3339Nano(int64_t unix_ns);
 // digits): what `kubectl logs --timestamps` prints.
 std::string FormatRFC3339NanoFixed(int64_t unix_ns);
 // Parses RFC 3339 with an optional fraction (any number of digits) and a Z or
-// +hh:mm offset.
-bool ParseRFC3339Nano(std::string_view s, int64_t* unix_ns);
+// +hh:mm offset: common/clock.h's.
+using ::minik::ParseRFC3339Nano;
 // Wall-clock now in ns since the epoch.
 int64_t WallNowNs();
 

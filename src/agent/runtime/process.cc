@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -95,7 +96,7 @@ int WaitPid(pid_t pid) {
   return ws;
 }
 
-StatusOr<RunResult> Run(const std::vector<std::string>& argv, int64_t timeout_ms) {
+StatusOr<CapturedRun> RunCaptured(const std::vector<std::string>& argv, const CaptureOptions& opts) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
   SpawnOptions so;
@@ -108,18 +109,25 @@ StatusOr<RunResult> Run(const std::vector<std::string>& argv, int64_t timeout_ms
     close(p[0]);
     return pid.status();
   }
-  RunResult res;
-  bool timed_out = false;
-  int64_t deadline = timeout_ms > 0 ? MonoMs() + timeout_ms : 0;
+  CapturedRun res;
+  int deadline_calls = 0;
+  int64_t deadline = opts.timeout_ms > 0 ? MonoMs() + opts.timeout_ms : 0;
   char buf[4096];
   for (;;) {
     int wait_ms = -1;
     if (deadline) {
       int64_t left = deadline - MonoMs();
       if (left <= 0) {
-        kill(*pid, SIGKILL);
-        timed_out = true;
-        break;
+        res.timed_out = true;
+        int64_t more = 0;
+        if (opts.on_deadline) {
+          more = opts.on_deadline(*pid, deadline_calls++);
+        } else {
+          kill(*pid, SIGKILL);
+        }
+        if (more <= 0) break;
+        deadline = MonoMs() + more;
+        continue;
       }
       wait_ms = static_cast<int>(left);
     }
@@ -130,12 +138,24 @@ StatusOr<RunResult> Run(const std::vector<std::string>& argv, int64_t timeout_ms
     ssize_t r = read(p[0], buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
-    if (res.output.size() < 64 * 1024) res.output.append(buf, static_cast<size_t>(r));
+    if (res.output.size() < opts.max_output) {
+      res.output.append(buf, std::min(static_cast<size_t>(r), opts.max_output - res.output.size()));
+    }
   }
   close(p[0]);
-  int ws = WaitPid(*pid);
-  if (timed_out) return Status::Timeout("timed out running " + argv[0]);
-  res.exit_code = ExitCodeOf(ws);
+  res.wait_status = WaitPid(*pid);
+  return res;
+}
+
+StatusOr<RunResult> Run(const std::vector<std::string>& argv, int64_t timeout_ms) {
+  CaptureOptions opts;
+  opts.timeout_ms = timeout_ms;
+  auto run = RunCaptured(argv, opts);
+  if (!run.ok()) return run.status();
+  if (run->timed_out) return Status::Timeout("timed out running " + argv[0]);
+  RunResult res;
+  res.exit_code = ExitCodeOf(run->wait_status);
+  res.output = std::move(run->output);
   return res;
 }
 

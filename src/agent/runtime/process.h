@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,23 @@ StatusOr<pid_t> Spawn(const SpawnOptions& opts);
 int ExitCodeOf(int wait_status);
 // waitpid() retrying on EINTR; the raw status, or -1.
 int WaitPid(pid_t pid);
+
+struct CaptureOptions {
+  int64_t timeout_ms = 0;         // > 0: a deadline
+  size_t max_output = 64 * 1024;  // bytes of output kept; the rest is read and dropped
+  // Called at the deadline with the child's pid and how many times it was called before;
+  // returns how many more milliseconds to read (then it is called again), or 0 to stop reading
+  // at once. Unset: SIGKILL the child and stop.
+  std::function<int64_t(pid_t child, int calls)> on_deadline;
+};
+struct CapturedRun {
+  int wait_status = -1;    // WaitPid's
+  bool timed_out = false;  // the deadline passed (on_deadline was called)
+  std::string output;      // stdout and stderr
+};
+// Runs argv with stdout and stderr on one pipe, reads the pipe until every writer closed it (or
+// reading stops at the deadline), then waits for the child.
+StatusOr<CapturedRun> RunCaptured(const std::vector<std::string>& argv, const CaptureOptions& opts);
 
 struct RunResult {
   int exit_code = 0;

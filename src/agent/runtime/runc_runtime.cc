@@ -38,12 +38,6 @@ using internal::ExitCodeOf;
 
 constexpr size_t kExecSyncMaxOutput = 10 * 1024;
 
-int64_t MonoMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 void CloseFd(int* fd) {
   if (*fd >= 0) close(*fd);
   *fd = -1;
@@ -741,58 +735,30 @@ class RuncRuntime final : public Runtime {
   static StatusOr<ExecResult> RunExecSync(const std::vector<std::string>& argv, const std::string& pid_file,
                                           const std::string& log_file, const std::string& exec_id, int64_t timeout_ms,
                                           const std::string& cmd) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
-    internal::SpawnOptions so;
-    so.argv = argv;
-    so.stdout_fd = p[1];
-    so.stderr_fd = p[1];
-    auto pid = internal::Spawn(so);
-    close(p[1]);
-    if (!pid.ok()) {
-      close(p[0]);
-      return pid.status();
-    }
+    internal::CaptureOptions opts;
+    opts.timeout_ms = timeout_ms;
+    opts.max_output = kExecSyncMaxOutput;
+    opts.on_deadline = [&pid_file](pid_t runc, int calls) -> int64_t {
+      if (calls > 0) {  // runc did not follow its process in time
+        kill(runc, SIGKILL);
+        return 0;
+      }
+      // Kill the process; runc reaps it and exits (killing runc first would
+      // leave the process to the container's init, often a zombie forever).
+      int exec_pid = ReadPidFile(pid_file);
+      if (exec_pid > 0) {
+        kill(exec_pid, SIGKILL);
+      } else {
+        kill(runc, SIGKILL);
+      }
+      return 2000;
+    };
+    auto run = internal::RunCaptured(argv, opts);
+    if (!run.ok()) return run.status();
     ExecResult res;
-    bool timed_out = false;
-    int64_t deadline = timeout_ms > 0 ? MonoMs() + timeout_ms : 0;
-    char buf[4096];
-    for (;;) {
-      int wait_ms = -1;
-      if (deadline) {
-        int64_t left = deadline - MonoMs();
-        if (left <= 0) {
-          if (timed_out) {  // runc did not follow its process in time
-            kill(*pid, SIGKILL);
-            break;
-          }
-          // Kill the process; runc reaps it and exits (killing runc first would
-          // leave the process to the container's init, often a zombie forever).
-          timed_out = true;
-          int exec_pid = ReadPidFile(pid_file);
-          if (exec_pid > 0) {
-            kill(exec_pid, SIGKILL);
-          } else {
-            kill(*pid, SIGKILL);
-          }
-          deadline = MonoMs() + 2000;
-          continue;
-        }
-        wait_ms = static_cast<int>(left);
-      }
-      struct pollfd pfd = {p[0], POLLIN, 0};
-      int n = poll(&pfd, 1, wait_ms);
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) continue;
-      ssize_t r = read(p[0], buf, sizeof buf);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      if (res.output.size() < kExecSyncMaxOutput) {
-        res.output.append(buf, std::min(static_cast<size_t>(r), kExecSyncMaxOutput - res.output.size()));
-      }
-    }
-    close(p[0]);
-    int ws = internal::WaitPid(*pid);
+    res.output = std::move(run->output);
+    bool timed_out = run->timed_out;
+    int ws = run->wait_status;
     bool started = access(pid_file.c_str(), F_OK) == 0;
     std::string runc_error = started ? "" : internal::LastRuntimeError(log_file);
     unlink(pid_file.c_str());

@@ -263,16 +263,7 @@ StatusOr<int64_t> UnavailableCount(const JsonValue& ds, int64_t n) {
 int64_t MinReadySeconds(const JsonValue& ds) { return IntOr(Path(ds, {"spec", "minReadySeconds"}), 0); }
 
 // A small object naming the DaemonSet for events.
-JsonDoc EventRef(const JsonValue& ds) {
-  JsonDoc d(rapidjson::kObjectType);
-  auto& a = d.GetAllocator();
-  SetString(d, "apiVersion", "apps/v1", a);
-  SetString(d, "kind", kKind, a);
-  JsonValue md(rapidjson::kObjectType);
-  for (const char* f : {"name", "namespace", "uid", "resourceVersion"}) SetString(md, f, client::MetaString(ds, f), a);
-  d.AddMember("metadata", md, a);
-  return d;
-}
+JsonDoc EventRef(const JsonValue& ds) { return ObjectEventRef(ds, "apps/v1", kKind); }
 
 // CreatePodTemplate: the template with the DaemonSet tolerations, the hash label (and the
 // template generation label when the deprecated annotation is set).
@@ -426,22 +417,7 @@ class DaemonSetController final : public Controller {
     };
     rh.on_update = [this](const ObjectPtr& o, const ObjectPtr& r) {
       if (client::MetaString(*o, "resourceVersion") == client::MetaString(*r, "resourceVersion")) return;
-      const JsonValue* oref = ControllerRef(*o);
-      const JsonValue* cref = ControllerRef(*r);
-      bool changed = JsonChanged(oref, cref);
-      if (changed && oref) {
-        if (auto ds = Resolve(Namespace(*o), *oref)) EnqueueObject(ds);
-      }
-      if (cref) {
-        if (auto ds = Resolve(Namespace(*r), *cref)) EnqueueObject(ds);
-        return;
-      }
-      const JsonValue* ol = Labels(*o);
-      const JsonValue* cl = Labels(*r);
-      bool labels_changed = JsonChanged(ol, cl);
-      if (labels_changed || changed) {
-        for (const auto& ds : SetsSelecting(*r)) EnqueueObject(ds);
-      }
+      for (const auto& ds : OwnersOnControlleeUpdate(dss_, kKind, *o, *r).wake) EnqueueObject(ds);
     };
     rh.on_delete = [this](const ObjectPtr& r, bool) { OnRevisionDelete(r); };
     revs_.AddEventHandler(std::move(rh));
@@ -468,31 +444,15 @@ class DaemonSetController final : public Controller {
   // Runs f only while the controller lives.
   template <typename F>
   auto Guard(F f) {
-    return [w = std::weak_ptr<bool>(alive_), f = std::move(f)](auto&&... args) mutable {
-      auto a = w.lock();
-      if (!a || !*a) return;
-      f(std::forward<decltype(args)>(args)...);
-    };
+    return WhileAlive(alive_, std::move(f));
   }
 
   void Event(const JsonValue& ds, std::string_view type, std::string_view reason, std::string_view msg) {
     ctx_.events.EventFrom(kComponent, EventRef(ds), type, reason, msg);
   }
 
-  ObjectPtr Resolve(std::string_view ns, const JsonValue& ref) {
-    if (GetString(ref, "kind").value_or("") != kKind) return nullptr;
-    auto ds = dss_.Get(Str(ns), Str(GetString(ref, "name").value_or("")));
-    if (!ds || Uid(*ds) != GetString(ref, "uid").value_or("")) return nullptr;
-    return ds;
-  }
-  std::vector<ObjectPtr> SetsSelecting(const JsonValue& obj) {
-    std::vector<ObjectPtr> out;
-    for (const auto& ds : dss_.ByIndex(client::kNamespaceIndex, Str(Namespace(obj)))) {
-      api::LabelSelector sel = SpecSelector(*ds);
-      if (!sel.Empty() && sel.Matches(Labels(obj))) out.push_back(ds);
-    }
-    return out;
-  }
+  ObjectPtr Resolve(std::string_view ns, const JsonValue& ref) { return ResolveControllerRef(dss_, kKind, ns, ref); }
+  std::vector<ObjectPtr> SetsSelecting(const JsonValue& obj) { return OwnersSelecting(dss_, obj); }
 
   void OnPodAdd(const ObjectPtr& pod) {
     if (IsBeingDeleted(*pod)) return OnPodDelete(pod);
@@ -508,26 +468,9 @@ class DaemonSetController final : public Controller {
   void OnPodUpdate(const ObjectPtr& old, const ObjectPtr& cur) {
     if (client::MetaString(*old, "resourceVersion") == client::MetaString(*cur, "resourceVersion")) return;
     if (IsBeingDeleted(*cur)) return OnPodDelete(cur);
-    const JsonValue* oref = ControllerRef(*old);
-    const JsonValue* cref = ControllerRef(*cur);
-    bool changed = JsonChanged(oref, cref);
-    if (changed && oref) {
-      if (auto ds = Resolve(Namespace(*old), *oref)) EnqueueObject(ds);
-    }
-    if (cref) {
-      auto ds = Resolve(Namespace(*cur), *cref);
-      if (!ds) return;
-      EnqueueObject(ds);
-      int64_t mrs = MinReadySeconds(*ds);
-      if (!IsPodReady(*old) && IsPodReady(*cur) && mrs > 0) EnqueueAfter(client::ObjectKey(*ds), mrs * 1000 + 1000);
-      return;
-    }
-    const JsonValue* ol = Labels(*old);
-    const JsonValue* cl = Labels(*cur);
-    bool labels_changed = JsonChanged(ol, cl);
-    if (labels_changed || changed) {
-      for (const auto& ds : SetsSelecting(*cur)) EnqueueObject(ds);
-    }
+    auto u = OwnersOnControlleeUpdate(dss_, kKind, *old, *cur);
+    for (const auto& ds : u.wake) EnqueueObject(ds);
+    if (u.available_recheck_ms > 0) EnqueueAfter(client::ObjectKey(*u.controller), u.available_recheck_ms);
   }
   void OnPodDelete(const ObjectPtr& pod) {
     const JsonValue* ref = ControllerRef(*pod);

@@ -195,22 +195,7 @@ class EndpointSliceController final : public Controller {
         pods_(ctx.informers.For(kPods)),
         slices_(ctx.informers.For(kEndpointSlices)),
         nodes_(ctx.informers.For(kNodes)) {
-    client::EventHandlers sh;
-    sh.on_add = [this](const ObjectPtr& o) { EnqueueObject(o); };
-    sh.on_update = [this](const ObjectPtr&, const ObjectPtr& o) { EnqueueObject(o); };
-    sh.on_delete = [this](const ObjectPtr& o, bool) { EnqueueObject(o); };
-    services_.AddEventHandler(std::move(sh));
-
-    client::EventHandlers ph;
-    ph.on_add = [this](const ObjectPtr& o) { EnqueueServicesOf(*o); };
-    ph.on_update = [this](const ObjectPtr& old_obj, const ObjectPtr& new_obj) {
-      bool labels = LabelsChanged(*old_obj, *new_obj);
-      if (!labels && !PodEndpointsChanged(*old_obj, *new_obj)) return;
-      EnqueueServicesOf(*new_obj);
-      if (labels) EnqueueServicesOf(*old_obj);
-    };
-    ph.on_delete = [this](const ObjectPtr& o, bool) { EnqueueServicesOf(*o); };
-    pods_.AddEventHandler(std::move(ph));
+    AddServiceAndPodHandlers(services_, pods_, [this](const std::string& key) { Enqueue(key); });
 
     client::EventHandlers eh;
     eh.on_add = [this](const ObjectPtr& o) {
@@ -255,9 +240,6 @@ class EndpointSliceController final : public Controller {
   void RunStep(const std::shared_ptr<Run>& run, size_t i);
   void Finish(const std::shared_ptr<Run>& run, Status st);
 
-  void EnqueueServicesOf(const JsonValue& pod) {
-    for (const auto& k : ServicesForPod(services_, pod)) Enqueue(k);
-  }
   void EnqueueSliceService(const JsonValue& slice) {
     std::string k = ServiceKeyOf(slice);
     if (!k.empty()) Enqueue(k);

@@ -141,6 +141,30 @@ bool PodEndpointsChanged(const JsonValue& a, const JsonValue& b) {
   return !same(ra, rb);
 }
 
+void AddServiceAndPodHandlers(client::Informer& services, client::Informer& pods,
+                              std::function<void(const std::string& key)> enqueue) {
+  auto by_key = [enqueue](const client::ObjectPtr& o) { enqueue(client::ObjectKey(*o)); };
+  client::EventHandlers sh;
+  sh.on_add = by_key;
+  sh.on_update = [by_key](const client::ObjectPtr&, const client::ObjectPtr& o) { by_key(o); };
+  sh.on_delete = [by_key](const client::ObjectPtr& o, bool) { by_key(o); };
+  services.AddEventHandler(std::move(sh));
+
+  auto services_of = [&services, enqueue](const JsonValue& pod) {
+    for (const auto& k : ServicesForPod(services, pod)) enqueue(k);
+  };
+  client::EventHandlers ph;
+  ph.on_add = [services_of](const client::ObjectPtr& o) { services_of(*o); };
+  ph.on_update = [services_of](const client::ObjectPtr& old_obj, const client::ObjectPtr& new_obj) {
+    bool labels = LabelsChanged(*old_obj, *new_obj);
+    if (!labels && !PodEndpointsChanged(*old_obj, *new_obj)) return;
+    services_of(*new_obj);
+    if (labels) services_of(*old_obj);
+  };
+  ph.on_delete = [services_of](const client::ObjectPtr& o, bool) { services_of(*o); };
+  pods.AddEventHandler(std::move(ph));
+}
+
 std::optional<TimePoint> TriggerTimeTracker::Compute(const std::string& svc_key, const JsonValue& svc,
                                                      const std::vector<client::ObjectPtr>& pods) {
   State& prev = states_[svc_key];
@@ -349,22 +373,7 @@ class EndpointsController final : public Controller {
         services_(ctx.informers.For(kServices)),
         pods_(ctx.informers.For(kPods)),
         endpoints_(ctx.informers.For(kEndpoints)) {
-    client::EventHandlers sh;
-    sh.on_add = [this](const ObjectPtr& o) { EnqueueObject(o); };
-    sh.on_update = [this](const ObjectPtr&, const ObjectPtr& o) { EnqueueObject(o); };
-    sh.on_delete = [this](const ObjectPtr& o, bool) { EnqueueObject(o); };
-    services_.AddEventHandler(std::move(sh));
-
-    client::EventHandlers ph;
-    ph.on_add = [this](const ObjectPtr& o) { EnqueueServicesOf(*o); };
-    ph.on_update = [this](const ObjectPtr& old_obj, const ObjectPtr& new_obj) {
-      bool labels = LabelsChanged(*old_obj, *new_obj);
-      if (!labels && !PodEndpointsChanged(*old_obj, *new_obj)) return;
-      EnqueueServicesOf(*new_obj);
-      if (labels) EnqueueServicesOf(*old_obj);
-    };
-    ph.on_delete = [this](const ObjectPtr& o, bool) { EnqueueServicesOf(*o); };
-    pods_.AddEventHandler(std::move(ph));
+    AddServiceAndPodHandlers(services_, pods_, [this](const std::string& key) { Enqueue(key); });
 
     client::EventHandlers eh;
     // Adds cover the leftover check at start (Endpoints without a Service); deletes bring a
@@ -524,10 +533,6 @@ class EndpointsController final : public Controller {
   }
 
  private:
-  void EnqueueServicesOf(const JsonValue& pod) {
-    for (const auto& k : ServicesForPod(services_, pod)) Enqueue(k);
-  }
-
   client::Informer& services_;
   client::Informer& pods_;
   client::Informer& endpoints_;

@@ -17,6 +17,7 @@
 // Threading: the controller's thread (see controller.h).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -59,6 +60,15 @@ std::vector<std::string> ServicesForPod(client::Informer& services, const JsonVa
 // True when a pod changed in a way that can change endpoints (labels aside).
 bool PodEndpointsChanged(const JsonValue& old_pod, const JsonValue& new_pod);
 bool LabelsChanged(const JsonValue& a, const JsonValue& b);
+
+// The Service and pod event handlers both controllers install (upstream's service handlers and
+// addPod/updatePod/deletePod with GetPodServiceMemberships): every Service event enqueues the
+// Service's key; a pod added or deleted enqueues the keys of the Services selecting it; an
+// updated pod does so when its labels or endpoint-relevant fields changed, and then, when its
+// labels changed, also the keys of the Services selecting the old pod. Both informers must
+// outlive the handlers.
+void AddServiceAndPodHandlers(client::Informer& services, client::Informer& pods,
+                              std::function<void(const std::string& key)> enqueue);
 
 // Upstream's TriggerTimeTracker: the time of the earliest change (pod Ready transition or
 // service creation) not seen by the previous sync of the service.

@@ -323,16 +323,7 @@ JsonDoc ClaimWithPolicyRefs(const JsonValue& claim, const JsonValue& set, const 
   return out;
 }
 
-JsonDoc EventRef(const JsonValue& set) {
-  JsonDoc d(rapidjson::kObjectType);
-  auto& a = d.GetAllocator();
-  SetString(d, "apiVersion", "apps/v1", a);
-  SetString(d, "kind", kKind, a);
-  JsonValue md(rapidjson::kObjectType);
-  for (const char* f : {"name", "namespace", "uid", "resourceVersion"}) SetString(md, f, client::MetaString(set, f), a);
-  d.AddMember("metadata", md, a);
-  return d;
-}
+JsonDoc EventRef(const JsonValue& set) { return ObjectEventRef(set, "apps/v1", kKind); }
 
 // utilerrors.NewAggregate's message.
 std::string AggregateMessage(const std::vector<std::string>& msgs) {
@@ -427,11 +418,7 @@ class StatefulSetController final : public Controller {
 
   template <typename F>
   auto Guard(F f) {
-    return [w = std::weak_ptr<bool>(alive_), f = std::move(f)](auto&&... args) mutable {
-      auto a = w.lock();
-      if (!a || !*a) return;
-      f(std::forward<decltype(args)>(args)...);
-    };
+    return WhileAlive(alive_, std::move(f));
   }
 
   void Event(const JsonValue& set, std::string_view type, std::string_view reason, std::string_view msg) {
@@ -464,20 +451,8 @@ class StatefulSetController final : public Controller {
     }
   }
 
-  ObjectPtr Resolve(std::string_view ns, const JsonValue& ref) {
-    if (GetString(ref, "kind").value_or("") != kKind) return nullptr;
-    auto set = sets_.Get(Str(ns), Str(GetString(ref, "name").value_or("")));
-    if (!set || Uid(*set) != GetString(ref, "uid").value_or("")) return nullptr;
-    return set;
-  }
-  std::vector<ObjectPtr> SetsSelecting(const JsonValue& pod) {
-    std::vector<ObjectPtr> out;
-    for (const auto& s : sets_.ByIndex(client::kNamespaceIndex, Str(Namespace(pod)))) {
-      api::LabelSelector sel = SpecSelector(*s);
-      if (!sel.Empty() && sel.Matches(Labels(pod))) out.push_back(s);
-    }
-    return out;
-  }
+  ObjectPtr Resolve(std::string_view ns, const JsonValue& ref) { return ResolveControllerRef(sets_, kKind, ns, ref); }
+  std::vector<ObjectPtr> SetsSelecting(const JsonValue& pod) { return OwnersSelecting(sets_, pod); }
   void OnPodAdd(const ObjectPtr& pod) {
     if (IsBeingDeleted(*pod)) return OnPodDelete(pod);
     if (const JsonValue* ref = ControllerRef(*pod)) {
@@ -488,26 +463,9 @@ class StatefulSetController final : public Controller {
   }
   void OnPodUpdate(const ObjectPtr& old, const ObjectPtr& cur) {
     if (client::MetaString(*old, "resourceVersion") == client::MetaString(*cur, "resourceVersion")) return;
-    const JsonValue* oref = ControllerRef(*old);
-    const JsonValue* cref = ControllerRef(*cur);
-    bool changed = JsonChanged(oref, cref);
-    if (changed && oref) {
-      if (auto s = Resolve(Namespace(*old), *oref)) EnqueueObject(s);
-    }
-    if (cref) {
-      auto s = Resolve(Namespace(*cur), *cref);
-      if (!s) return;
-      EnqueueObject(s);
-      int64_t mrs = MinReadySeconds(*s);
-      if (!IsPodReady(*old) && IsPodReady(*cur) && mrs > 0) EnqueueAfter(client::ObjectKey(*s), mrs * 1000 + 1000);
-      return;
-    }
-    const JsonValue* ol = Labels(*old);
-    const JsonValue* cl = Labels(*cur);
-    bool labels_changed = JsonChanged(ol, cl);
-    if (labels_changed || changed) {
-      for (const auto& s : SetsSelecting(*cur)) EnqueueObject(s);
-    }
+    auto u = OwnersOnControlleeUpdate(sets_, kKind, *old, *cur);
+    for (const auto& s : u.wake) EnqueueObject(s);
+    if (u.available_recheck_ms > 0) EnqueueAfter(client::ObjectKey(*u.controller), u.available_recheck_ms);
   }
   void OnPodDelete(const ObjectPtr& pod) {
     const JsonValue* ref = ControllerRef(*pod);

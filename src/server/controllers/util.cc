@@ -50,6 +50,57 @@ JsonValue MakeControllerRef(const JsonValue& owner, std::string_view api_version
   return r;
 }
 
+client::ObjectPtr ResolveControllerRef(const client::Informer& owners, std::string_view kind, std::string_view ns,
+                                       const JsonValue& ref) {
+  if (GetString(ref, "kind").value_or("") != kind) return nullptr;
+  auto owner = owners.Get(std::string(ns), std::string(GetString(ref, "name").value_or("")));
+  if (!owner || Uid(*owner) != GetString(ref, "uid").value_or("")) return nullptr;
+  return owner;
+}
+
+std::vector<client::ObjectPtr> OwnersSelecting(const client::Informer& owners, const JsonValue& obj) {
+  std::vector<client::ObjectPtr> out;
+  for (const auto& o : owners.ByIndex(client::kNamespaceIndex, std::string(Namespace(obj)))) {
+    api::LabelSelector sel = SpecSelector(*o);
+    if (!sel.Empty() && sel.Matches(Labels(obj))) out.push_back(o);
+  }
+  return out;
+}
+
+ControlleeUpdate OwnersOnControlleeUpdate(const client::Informer& owners, std::string_view kind,
+                                          const JsonValue& old, const JsonValue& cur) {
+  ControlleeUpdate out;
+  const JsonValue* oref = ControllerRef(old);
+  const JsonValue* cref = ControllerRef(cur);
+  bool changed = JsonChanged(oref, cref);
+  if (changed && oref) {
+    if (auto o = ResolveControllerRef(owners, kind, Namespace(old), *oref)) out.wake.push_back(o);
+  }
+  if (cref) {
+    out.controller = ResolveControllerRef(owners, kind, Namespace(cur), *cref);
+    if (!out.controller) return out;
+    out.wake.push_back(out.controller);
+    int64_t min_ready = IntOr(Path(*out.controller, {"spec", "minReadySeconds"}), 0);
+    if (!IsPodReady(old) && IsPodReady(cur) && min_ready > 0) out.available_recheck_ms = min_ready * 1000 + 1000;
+    return out;
+  }
+  if (JsonChanged(Labels(old), Labels(cur)) || changed) {
+    for (auto& o : OwnersSelecting(owners, cur)) out.wake.push_back(std::move(o));
+  }
+  return out;
+}
+
+JsonDoc ObjectEventRef(const JsonValue& obj, std::string_view api_version, std::string_view kind) {
+  JsonDoc d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  SetString(d, "apiVersion", api_version, a);
+  SetString(d, "kind", kind, a);
+  JsonValue md(rapidjson::kObjectType);
+  for (const char* f : {"name", "namespace", "uid", "resourceVersion"}) SetString(md, f, client::MetaString(obj, f), a);
+  d.AddMember("metadata", md, a);
+  return d;
+}
+
 api::LabelSelector SpecSelector(const JsonValue& obj) {
   const JsonValue* sel = Path(obj, {"spec", "selector"});
   auto s = api::LabelSelector::FromLabelSelectorJson(sel);

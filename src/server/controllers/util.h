@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "api/labels.h"
@@ -67,6 +68,42 @@ bool IsControlledBy(const JsonValue& obj, std::string_view owner_uid);
 // {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true} for owner.
 JsonValue MakeControllerRef(const JsonValue& owner, std::string_view api_version, std::string_view kind,
                             JsonAlloc& a);
+
+// ---- workload controllers' event handlers ----------------------------------------------------
+// upstream's resolveControllerRef: the object of `kind` in owners (namespace ns) that the
+// controller reference ref names, when its uid is ref's; nullptr otherwise.
+client::ObjectPtr ResolveControllerRef(const client::Informer& owners, std::string_view kind, std::string_view ns,
+                                       const JsonValue& ref);
+// The owners in obj's namespace whose spec.selector is not empty and matches obj's labels.
+std::vector<client::ObjectPtr> OwnersSelecting(const client::Informer& owners, const JsonValue& obj);
+// The owners (of kind, in owners) an update of an object they may control concerns (upstream's
+// updatePod and updateHistory of the DaemonSet and StatefulSet controllers): the old controller
+// when the controller reference changed; then the current controller when there is one (also
+// in `controller`; nothing else then); without one, when the labels or the controller
+// reference changed, every owner selecting the object.
+struct ControlleeUpdate {
+  std::vector<client::ObjectPtr> wake;  // in that order
+  client::ObjectPtr controller;         // cur's controller, resolved
+  // For pods: when cur became Ready and its controller has spec.minReadySeconds > 0, the delay
+  // (minReadySeconds + 1 s, in ms) after which to sync the controller again to count the pod
+  // available; 0 otherwise.
+  int64_t available_recheck_ms = 0;
+};
+ControlleeUpdate OwnersOnControlleeUpdate(const client::Informer& owners, std::string_view kind,
+                                          const JsonValue& old, const JsonValue& cur);
+// A small object naming obj for events: apiVersion, kind, and metadata name, namespace, uid and
+// resourceVersion.
+JsonDoc ObjectEventRef(const JsonValue& obj, std::string_view api_version, std::string_view kind);
+// f wrapped to run only while *alive (a controller's liveness flag) is true: callbacks of
+// asynchronous calls that may finish after the controller is gone.
+template <typename F>
+auto WhileAlive(const std::shared_ptr<bool>& alive, F f) {
+  return [w = std::weak_ptr<bool>(alive), f = std::move(f)](auto&&... args) mutable {
+    auto a = w.lock();
+    if (!a || !*a) return;
+    f(std::forward<decltype(args)>(args)...);
+  };
+}
 
 // ---- label selectors -------------------------------------------------------------------------
 // spec.selector (a metav1.LabelSelector) of obj; Nothing() when absent or invalid.

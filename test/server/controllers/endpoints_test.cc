@@ -2,6 +2,8 @@
 // publishNotReadyAddresses, headless services, deletion and writes only on change.
 #include "server/controllers/endpoints.h"
 
+#include <algorithm>
+
 #include "fixture.h"
 
 namespace minik::controllers {
@@ -151,6 +153,55 @@ TEST_CASE("a failed create records FailedToCreateEndpoint and retries") {
   });
   CHECK_FALSE(b.Reconcile(*c, "ns/web").ok());
   CHECK(b.EventReasons() == std::vector<std::string>{"FailedToCreateEndpoint: Failed to create endpoint for service ns/web: boom"});
+}
+
+TEST_CASE("the shared Service and pod handlers enqueue the Services a pod event concerns") {
+  Bench b;
+  std::vector<std::string> keys;
+  endpointutil::AddServiceAndPodHandlers(b.informers.For(kServices), b.informers.For(kPods),
+                                         [&](const std::string& k) { keys.push_back(k); });
+  b.Seed(kServices, kService);
+  b.Seed(kServices, R"({"metadata":{"name":"db","namespace":"ns"},"spec":{"selector":{"app":"db"}}})");
+  b.Seed(kServices, R"({"metadata":{"name":"other-ns","namespace":"x"},"spec":{"selector":{"app":"web"}}})");
+  b.Sync();
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<std::string>{"ns/db", "ns/web", "x/other-ns"});  // every Service added
+  keys.clear();
+
+  b.Seed(kPods, PodJson("a", "10.1.0.1", true));
+  b.timers.RunPending();
+  CHECK(keys == std::vector<std::string>{"ns/web"});  // the Services selecting the new pod
+  keys.clear();
+
+  auto update = [&](const std::function<void(JsonDoc&)>& edit) {
+    JsonDoc d;
+    d.CopyFrom(*b.api.Find(kPods, "ns", "a"), d.GetAllocator());
+    edit(d);
+    b.api.Update(kPods, "ns", d, "", [](StatusOr<JsonDoc> r) { REQUIRE(r.ok()); });
+    b.timers.RunPending();
+  };
+  // An annotation changes nothing endpoints show: no Service.
+  update([](JsonDoc& d) {
+    SetMember(EnsureObject(d, "metadata", d.GetAllocator()), "annotations", Clone(Json(R"({"k":"v"})"), d.GetAllocator()), d.GetAllocator());
+  });
+  CHECK(keys.empty());
+  // New labels: the Services of the new pod, then those of the old one.
+  update([](JsonDoc& d) {
+    SetMember(EnsureObject(d, "metadata", d.GetAllocator()), "labels", Clone(Json(R"({"app":"db"})"), d.GetAllocator()), d.GetAllocator());
+  });
+  CHECK(keys == std::vector<std::string>{"ns/db", "ns/web"});
+  keys.clear();
+
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  b.api.Delete(kPods, "ns", "a", now, [](StatusOr<JsonDoc> r) { REQUIRE(r.ok()); });
+  b.timers.RunPending();
+  CHECK(keys == std::vector<std::string>{"ns/db"});
+  keys.clear();
+
+  b.api.Delete(kServices, "ns", "web", {}, [](StatusOr<JsonDoc>) {});
+  b.timers.RunPending();
+  CHECK(keys == std::vector<std::string>{"ns/web"});
 }
 
 }  // namespace

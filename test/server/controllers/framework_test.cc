@@ -186,5 +186,100 @@ TEST_CASE("hash, scaled values and semantic equality") {
   CHECK(*ScaledValue(nullptr, 10, false, 7) == 7);
 }
 
+TEST_CASE("workload handler helpers: controller references, selecting owners, updates of controlled objects") {
+  Bench b;
+  auto& owners = b.informers.For(kDaemonSets);
+  auto a = b.Seed(kDaemonSets, R"({"metadata":{"name":"a","namespace":"ns"},"spec":{"selector":{"matchLabels":{"app":"a"}}}})");
+  // An empty selector selects nothing; owners in other namespaces are not asked.
+  b.Seed(kDaemonSets, R"({"metadata":{"name":"all","namespace":"ns"},"spec":{"selector":{}}})");
+  b.Seed(kDaemonSets, R"({"metadata":{"name":"o","namespace":"x"},"spec":{"selector":{"matchLabels":{"app":"a"}}}})");
+  auto b2 = b.Seed(kDaemonSets, R"({"metadata":{"name":"b","namespace":"ns"},"spec":{"selector":{"matchLabels":{"app":"b"}}}})");
+  b.Sync();
+  auto ref_to = [](const client::ObjectPtr& o, std::string_view kind = "DaemonSet") {
+    return R"({"apiVersion":"apps/v1","kind":")" + std::string(kind) + R"(","name":")" + std::string(Name(*o)) +
+           R"(","uid":")" + std::string(Uid(*o)) + R"(","controller":true})";
+  };
+  // The informer's copies, by name ("" for none).
+  auto names = [](const std::vector<client::ObjectPtr>& objs) {
+    std::vector<std::string> out;
+    for (const auto& o : objs) out.emplace_back(Name(*o));
+    return out;
+  };
+  auto name = [](const client::ObjectPtr& o) { return o ? std::string(Name(*o)) : std::string(); };
+  auto pod = [](const std::string& labels, const std::string& ref) {
+    return Json(R"({"metadata":{"name":"p","namespace":"ns","labels":)" + labels +
+                (ref.empty() ? "" : R"(,"ownerReferences":[)" + ref + "]") + "}}");
+  };
+
+  // resolveControllerRef: kind, name and uid must all agree.
+  CHECK(name(ResolveControllerRef(owners, "DaemonSet", "ns", Json(ref_to(a)))) == "a");
+  CHECK(ResolveControllerRef(owners, "DaemonSet", "x", Json(ref_to(a))) == nullptr);
+  CHECK(ResolveControllerRef(owners, "DaemonSet", "ns", Json(ref_to(a, "ReplicaSet"))) == nullptr);
+  auto stale = Json(R"({"kind":"DaemonSet","name":"a","uid":"not-the-uid"})");
+  CHECK(ResolveControllerRef(owners, "DaemonSet", "ns", stale) == nullptr);
+
+  // Selecting owners: same namespace, non-empty selector matching.
+  CHECK(names(OwnersSelecting(owners, pod(R"({"app":"a"})", ""))) == std::vector<std::string>{"a"});
+  CHECK(OwnersSelecting(owners, pod(R"({"app":"c"})", "")).empty());
+
+  // Updates of a controlled object.
+  auto u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ref_to(a)), pod(R"({"app":"z"})", ref_to(a)));
+  CHECK(names(u.wake) == std::vector<std::string>{"a"});  // controlled: only its controller, labels aside
+  CHECK(name(u.controller) == "a");
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ref_to(a)), pod(R"({"app":"a"})", ref_to(b2)));
+  CHECK(names(u.wake) == std::vector<std::string>{"a", "b"});  // the old controller, then the new one
+  CHECK(name(u.controller) == "b");
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ""), pod(R"({"app":"a"})", ref_to(a, "ReplicaSet")));
+  CHECK(u.wake.empty());  // controlled by something else: nobody
+  CHECK(u.controller == nullptr);
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ref_to(a)), pod(R"({"app":"b"})", ""));
+  CHECK(names(u.wake) == std::vector<std::string>{"a", "b"});  // released: the old controller, then who may adopt it
+  CHECK(u.controller == nullptr);
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ""), pod(R"({"app":"b"})", ""));
+  CHECK(names(u.wake) == std::vector<std::string>{"b"});  // an orphan relabelled
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ""), pod(R"({"app":"a"})", ""));
+  CHECK(u.wake.empty());  // an orphan whose labels stayed
+  CHECK(u.available_recheck_ms == 0);
+
+  // A pod that became Ready: a recheck after its controller's minReadySeconds + 1 s.
+  auto slow = b.Seed(kDaemonSets, R"({"metadata":{"name":"slow","namespace":"ns"},"spec":{"minReadySeconds":7}})");
+  b.timers.RunPending();
+  auto ready_pod = [&](bool ready) {
+    JsonDoc d = pod(R"({"app":"a"})", ref_to(slow));
+    SetMember(d, "status", Clone(Json(R"({"conditions":[{"type":"Ready","status":")" + std::string(ready ? "True" : "False") +
+                                     R"("}]})"),
+                                d.GetAllocator()),
+              d.GetAllocator());
+    return d;
+  };
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", ready_pod(false), ready_pod(true));
+  CHECK(names(u.wake) == std::vector<std::string>{"slow"});
+  CHECK(u.available_recheck_ms == 8000);
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", ready_pod(true), ready_pod(true));
+  CHECK(u.available_recheck_ms == 0);  // was Ready already
+  u = OwnersOnControlleeUpdate(owners, "DaemonSet", pod(R"({"app":"a"})", ref_to(a)), pod(R"({"app":"a"})", ref_to(a)));
+  CHECK(u.available_recheck_ms == 0);  // not Ready
+
+  CHECK(ToJson(ObjectEventRef(*a, "apps/v1", "DaemonSet")) ==
+        R"({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"a","namespace":"ns","uid":")" +
+            std::string(Uid(*a)) + R"(","resourceVersion":")" + std::string(client::MetaString(*a, "resourceVersion")) +
+            R"("}})");
+}
+
+TEST_CASE("WhileAlive runs the callback only while the flag holds") {
+  auto alive = std::make_shared<bool>(true);
+  int calls = 0;
+  auto f = WhileAlive(alive, [&](int n) { calls += n; });
+  f(2);
+  CHECK(calls == 2);
+  *alive = false;
+  f(3);
+  CHECK(calls == 2);
+  auto g = WhileAlive(alive, [&](int n) { calls += n; });
+  alive.reset();
+  g(5);
+  CHECK(calls == 2);
+}
+
 }  // namespace
 }  // namespace minik::controllers
