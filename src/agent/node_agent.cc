@@ -218,7 +218,8 @@ struct NodeAgent::Impl {
   }
 
   // Rotated container logs (the shims rotate them) gzipped but the newest of each, every 10 s as
-  // the kubelet's container log manager monitors them.
+  // the kubelet's container log manager monitors them; links left dangling by pods removed while
+  // the agent was down go.
   http::HandlePtr log_timer;
   bool logs_running = false;
   void CompressLogs() {
@@ -227,6 +228,7 @@ struct NodeAgent::Impl {
     logs_running = true;
     pool->Submit([this, dir = cfg.pod_logs_dir]() {
       kubelet::CompressRotatedLogs(dir);
+      kubelet::RemoveDanglingLogLinks(std::filesystem::path(dir).parent_path().string() + "/containers");
       loop.Post([this]() { logs_running = false; });
     });
   }

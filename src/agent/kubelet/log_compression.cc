@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -89,6 +90,20 @@ Status GzipFile(const std::string& src, const std::string& dst) {
   }
   if (!result.ok()) unlink(tmp.c_str());
   return result;
+}
+
+int RemoveDanglingLogLinks(const std::string& links_dir, int64_t min_age_s) {
+  int removed = 0;
+  std::error_code ec;
+  const time_t now = time(nullptr);
+  for (const auto& e : fs::directory_iterator(links_dir, ec)) {
+    if (!e.is_symlink(ec) || e.path().extension() != ".log") continue;
+    struct stat target, link;
+    if (stat(e.path().c_str(), &target) == 0 || errno != ENOENT) continue;
+    if (lstat(e.path().c_str(), &link) != 0 || now - link.st_mtime < min_age_s) continue;
+    if (unlink(e.path().c_str()) == 0) ++removed;
+  }
+  return removed;
 }
 
 LogCompressionStats CompressRotatedLogs(const std::string& logs_dir) {

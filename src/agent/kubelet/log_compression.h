@@ -22,6 +22,11 @@ struct LogCompressionStats {
 // and removes what an interrupted pass left (a ".gz.tmp", or a plain file whose ".gz" exists).
 LogCompressionStats CompressRotatedLogs(const std::string& logs_dir);
 
+// Removes the links in links_dir (<pod>_<ns>_<container>-<id>.log) whose log is gone and that
+// are older than min_age_s: what a pod removed while the agent was down leaves (the kubelet's
+// container GC does the same). Returns how many went.
+int RemoveDanglingLogLinks(const std::string& links_dir, int64_t min_age_s = 60);
+
 // gzips src into dst (through dst + ".tmp" and a rename); src stays.
 Status GzipFile(const std::string& src, const std::string& dst);
 

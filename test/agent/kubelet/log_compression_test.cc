@@ -102,3 +102,16 @@ TEST_CASE("GzipFile reports a missing source and leaves nothing behind") {
   CHECK(st.message().find("missing") != std::string::npos);
   CHECK(Names(t.path).empty());
 }
+
+TEST_CASE("dangling container log links go once old enough; live ones stay") {
+  TempDir t;
+  fs::path links = t.path / "containers";
+  Write(t.path / "pods" / "p" / "app" / "0.log", "line\n");
+  fs::create_directories(links);
+  fs::create_symlink(t.path / "pods" / "p" / "app" / "0.log", links / "p_default_app-live.log");
+  fs::create_symlink(t.path / "pods" / "gone" / "app" / "0.log", links / "gone_default_app-dead.log");
+  Write(links / "notes.log", "a plain file stays\n");
+  CHECK(RemoveDanglingLogLinks(links.string(), 3600) == 0);  // too young
+  CHECK(RemoveDanglingLogLinks(links.string(), 0) == 1);
+  CHECK(Names(links) == std::set<std::string>{"notes.log", "p_default_app-live.log"});
+}
