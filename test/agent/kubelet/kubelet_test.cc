@@ -37,6 +37,7 @@ struct Bench {
     o.node_name = "node-1";
     o.node_ip = "10.0.0.5";
     o.logs_dir = "/logs";
+    o.container_links_dir = "/links";
     kubelet = std::make_unique<Kubelet>(api, timers, rt, host, events, o);
     kubelet->Start();
     Settle();
@@ -124,6 +125,33 @@ TEST_CASE("kubelet starts a pod's container and reports it Running and Ready") {
   CHECK(labels.at("io.kubernetes.pod.namespace") == "default");
   CHECK(b.rt.containers.begin()->second.log_path.find("/logs/default_web_") == 0);
   CHECK(b.rt.containers.begin()->second.log_path.substr(b.rt.containers.begin()->second.log_path.size() - 10) == "/app/0.log");
+}
+
+TEST_CASE("container logs: linked as the kubelet links them; the instance before the previous takes its log along") {
+  Bench b;
+  b.AddPod("crash", kOneContainer);
+  std::string first = b.rt.IdOf("app");
+  auto uid = std::string(client::MetaString(*b.api.Find(kPods, "default", "crash"), "uid"));
+  const std::string dir = "/logs/default_crash_" + uid + "/app/";
+  CHECK(b.host.log_links == std::map<std::string, std::string>{{"/links/crash_default_app-" + first + ".log", dir + "0.log"}});
+  b.rt.Exit(first, 1);
+  b.Settle();  // restarted at once: instance 1; 0 is the previous (kubectl logs --previous)
+  std::string second = b.rt.IdOf("app");
+  CHECK(b.host.log_links.size() == 2);
+  CHECK(b.host.removed_container_logs.empty());
+  b.rt.Exit(second, 1);
+  b.Advance(10100);  // after the back-off: instance 2; instance 0 goes with its log and link
+  REQUIRE(b.rt.started.size() == 3);
+  CHECK(b.host.removed_container_logs == std::vector<std::string>{dir + "0.log"});
+  CHECK(b.host.log_links.count("/links/crash_default_app-" + first + ".log") == 0);
+  CHECK(b.host.log_links.count("/links/crash_default_app-" + second + ".log") == 1);
+  // The pod goes: its links with it (the log directory is removed whole).
+  client::DeleteOptions force;
+  force.grace_period_seconds = 0;
+  b.api.Delete(kPods, "default", "crash", force, [](StatusOr<JsonDoc>) {});
+  b.Advance(3000);
+  CHECK(b.host.log_links.empty());
+  CHECK(b.host.removed_logs == std::vector<std::string>{"/logs/default_crash_" + uid});
 }
 
 TEST_CASE("kubelet ignores pods of other nodes") {
