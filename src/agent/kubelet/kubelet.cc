@@ -1059,6 +1059,11 @@ void Kubelet::OnProbeResult(const std::string& uid, const std::string& name, con
   auto probe = spec ? ParseProbe(*spec, field) : std::nullopt;
   if (!probe) return;
   const char* title = kind == ProbeKind::kLiveness ? "Liveness" : kind == ProbeKind::kReadiness ? "Readiness" : "Startup";
+  {
+    std::string ns, pod_name;
+    client::SplitKey(p.key, &ns, &pod_name);
+    ++metrics_.probe_total[{title, success ? "successful" : "failed", name, pod_name, ns, uid}];
+  }
   if (!success) {
     std::string out = output;
     while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -1219,6 +1224,7 @@ void Kubelet::MaybeFinish(Pod& p) {
         if (!link.empty()) host_.RemoveContainerLog("", link);  // the files go with the pod's log directory
       }
     }
+    std::erase_if(metrics_.probe_total, [&](const auto& e) { return e.first[5] == p.uid; });
     pods_by_uid_.erase(p.uid);
     return;
   }

@@ -5,7 +5,9 @@
 // Threading: plain data, owned by the Kubelet (its loop thread); copy it to hand it elsewhere.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,9 @@ struct KubeletMetrics {
   // From the kubelet seeing a pod for the first time to the pod running (upstream's buckets).
   Histogram pod_start_duration{{0.5, 1, 2, 3, 4, 5, 6, 8, 10, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900,
                                 1200, 1800, 2700, 3600}};
+  // prober_probe_total by {probe_type, result, container, pod, namespace, pod_uid}; a pod's
+  // series go with the pod, as upstream's probe workers delete theirs.
+  std::map<std::array<std::string, 6>, uint64_t> probe_total;
 };
 
 // What the stats endpoints need of one pod this kubelet runs (its sandbox is up).

@@ -48,6 +48,28 @@ StatusOr<ProcessSample> ReadProcessSample(const std::string& proc_dir) {
   return p;
 }
 
+std::string ProbeMetricsText(const KubeletMetrics& m, const ProcessSample* process) {
+  std::string out;
+  if (!m.probe_total.empty()) {
+    prom::AppendHeader(&out, "prober_probe_total",
+                       "[BETA] Cumulative number of a liveness, readiness or startup probe for a container by result.",
+                       "counter");
+    for (const auto& [k, n] : m.probe_total) {
+      // Label names in client_golang's order (sorted).
+      prom::AppendSample(&out, "prober_probe_total",
+                         {{"container", k[2]}, {"namespace", k[4]}, {"pod", k[3]}, {"pod_uid", k[5]},
+                          {"probe_type", k[0]}, {"result", k[1]}},
+                         double(n));
+    }
+  }
+  if (process != nullptr) {
+    prom::AppendHeader(&out, "process_start_time_seconds",
+                       "[ALPHA] Start time of the process since unix epoch in seconds.", "gauge");
+    prom::AppendSample(&out, "process_start_time_seconds", {}, process->start_time_seconds);
+  }
+  return out;
+}
+
 std::string AgentMetricsText(const std::string& node_name, const ProcessSample* process, size_t running_pods,
                              const ContainerStateCounts& states, const KubeletMetrics& m) {
   std::string out;
@@ -113,7 +135,7 @@ void KubeletHttp::Serve(const sm::NodeHttpRequest& req, std::function<void(sm::N
   std::string path = req.path;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   bool known = path == "/healthz" || path == "/stats/summary" || path == "/metrics/resource" || path == "/metrics" ||
-               (path == "/pods" && source_.pod_list);
+               path == "/metrics/probes" || (path == "/pods" && source_.pod_list);
   if (!known) {
     done(sm::NodeHttpResponse{404, "text/plain; charset=utf-8", "404 page not found\n"});
     return;
@@ -128,6 +150,11 @@ void KubeletHttp::Serve(const sm::NodeHttpRequest& req, std::function<void(sm::N
   }
   if (path == "/pods") {
     done(sm::NodeHttpResponse{200, "application/json", source_.pod_list()});
+    return;
+  }
+  if (path == "/metrics/probes") {
+    auto p = ReadProcessSample(options_.proc_dir);
+    done(sm::NodeHttpResponse{200, prom::kContentType, ProbeMetricsText(source_.metrics(), p.ok() ? &*p : nullptr)});
     return;
   }
   if (path == "/metrics") {

@@ -46,6 +46,9 @@ struct ProcessSample {
 StatusOr<ProcessSample> ReadProcessSample(const std::string& proc_dir = "/proc");
 
 // GET /metrics.
+// GET /metrics/probes: prober_probe_total by probe and result, and the process' start time.
+std::string ProbeMetricsText(const KubeletMetrics& m, const ProcessSample* process);
+
 std::string AgentMetricsText(const std::string& node_name, const ProcessSample* process, size_t running_pods,
                              const ContainerStateCounts& states, const KubeletMetrics& m);
 

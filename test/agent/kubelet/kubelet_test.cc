@@ -393,6 +393,34 @@ TEST_CASE("readiness probe: the pod is Ready only once the probe passes, and not
   CHECK(std::count(reasons.begin(), reasons.end(), "Unhealthy") >= 1);
 }
 
+TEST_CASE("probe results are counted as prober_probe_total, and the pod's series go with it") {
+  Bench b;
+  bool ready = true;
+  b.rt.exec_fn = [&](const runtime::ExecRequest&) -> StatusOr<runtime::ExecResult> {
+    runtime::ExecResult res;
+    res.exit_code = ready ? 0 : 1;
+    return res;
+  };
+  b.AddPod("probed", R"({"nodeName":"node-1","containers":[{"name":"app","image":"busybox",
+      "readinessProbe":{"exec":{"command":["true"]},"periodSeconds":1}}]})");
+  auto uid = std::string(client::MetaString(*b.api.Find(kPods, "default", "probed"), "uid"));
+  b.Advance(3000);
+  ready = false;
+  b.Advance(2000);
+  const auto& m = b.kubelet->metrics().probe_total;
+  using Key = std::array<std::string, 6>;
+  REQUIRE(m.count(Key{"Readiness", "successful", "app", "probed", "default", uid}) == 1);
+  REQUIRE(m.count(Key{"Readiness", "failed", "app", "probed", "default", uid}) == 1);
+  CHECK(m.at(Key{"Readiness", "successful", "app", "probed", "default", uid}) >= 3);
+  CHECK(m.at(Key{"Readiness", "failed", "app", "probed", "default", uid}) >= 1);
+  CHECK(m.size() == 2);
+  client::DeleteOptions force;
+  force.grace_period_seconds = 0;
+  b.api.Delete(kPods, "default", "probed", force, [](StatusOr<JsonDoc>) {});
+  b.Advance(3000);
+  CHECK(b.kubelet->metrics().probe_total.empty());
+}
+
 TEST_CASE("liveness probe: failureThreshold failures restart the container") {
   Bench b;
   bool healthy = true;

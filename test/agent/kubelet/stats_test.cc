@@ -364,3 +364,20 @@ TEST_CASE("stats: statvfs of a real directory") {
   CHECK(fs->used_bytes <= fs->capacity_bytes);
   CHECK_FALSE(m.Fs("/nonexistent/dir").ok());
 }
+
+TEST_CASE("metrics: /metrics/probes as the kubelet's probes registry writes it") {
+  KubeletMetrics m;
+  m.probe_total[{"Liveness", "successful", "app", "web-1", "default", "u1"}] = 7;
+  m.probe_total[{"Liveness", "failed", "app", "web-1", "default", "u1"}] = 2;
+  ProcessSample p;
+  p.start_time_seconds = 1767225600.25;
+  CHECK(ProbeMetricsText(m, &p) ==
+        "# HELP prober_probe_total [BETA] Cumulative number of a liveness, readiness or startup probe for a container by result.\n"
+        "# TYPE prober_probe_total counter\n"
+        "prober_probe_total{container=\"app\",namespace=\"default\",pod=\"web-1\",pod_uid=\"u1\",probe_type=\"Liveness\",result=\"failed\"} 2\n"
+        "prober_probe_total{container=\"app\",namespace=\"default\",pod=\"web-1\",pod_uid=\"u1\",probe_type=\"Liveness\",result=\"successful\"} 7\n"
+        "# HELP process_start_time_seconds [ALPHA] Start time of the process since unix epoch in seconds.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        "process_start_time_seconds 1.76722560025e+09\n");
+  CHECK(ProbeMetricsText(KubeletMetrics{}, nullptr).empty());
+}
